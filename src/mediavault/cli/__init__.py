@@ -1,0 +1,59 @@
+"""The ``mediavault`` command line (Typer + Rich).
+
+Each command group lives in its own module and registers on ``app``:
+``get.py`` (get, info, formats), ``service.py`` (serve, worker, db),
+``accounts.py`` (users, keys, credentials), ``subscriptions.py`` (subscriptions).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from mediavault.errors import MediavaultError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="mediavault",
+    help="Self-hosted media archiving engine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_COMMAND_MODULES = ("get", "service", "accounts", "subscriptions")
+
+
+def _load_commands() -> None:
+    for name in _COMMAND_MODULES:
+        module = f"mediavault.cli.{name}"
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def fail(exc: MediavaultError | str, *, code: int = 1) -> typer.Exit:
+    """Print a one-line error on stderr and return the Exit to raise."""
+    if isinstance(exc, MediavaultError):
+        message = f"error: [{exc.code}] {exc.message}"
+    else:
+        message = f"error: {exc}"
+    print(message.replace("\n", " "), file=sys.stderr)
+    return typer.Exit(code)
+
+
+def main() -> None:
+    _load_commands()
+    try:
+        app()
+    except MediavaultError as exc:
+        print(f"error: [{exc.code}] {exc.message}".replace("\n", " "), file=sys.stderr)
+        sys.exit(2 if exc.expected else 1)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit_per_minute: int = Field(default=600, ge=1)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    webhook_max_attempts: int = Field(default=6, ge=1, le=20)
+    webhook_retry_base_seconds: float = Field(default=2.0, ge=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    sse_keepalive_seconds: float = Field(default=15.0, gt=0)
 
     allow_private_networks: bool = False
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -88,6 +92,10 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=15.0, gt=1)
     heartbeat_seconds: float = Field(default=1.0, gt=0)
     reaper_seconds: float = Field(default=5.0, gt=0)
+    queue_name: str = Field(default="mediavault", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    retry_base_seconds: float = Field(default=5.0, ge=0)
+    retry_max_seconds: float = Field(default=600.0, ge=0)
+    job_handler_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     ffmpeg: str = "ffmpeg"
     ffprobe: str = "ffprobe"
@@ -102,13 +110,29 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_base: str = "https://api.telegram.org"
+    bot_api_url: str = "http://127.0.0.1:8080"
+    bot_api_key: SecretStr | None = None
+    bot_public_url: str | None = None
+    bot_allowed_chats: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
     log_level: str = "INFO"
     log_json: bool = False
 
-    @field_validator("cors_origins", "allowed_hosts", "denied_domains", "allowed_domains", mode="before")
+    @field_validator(
+        "cors_origins",
+        "allowed_hosts",
+        "denied_domains",
+        "allowed_domains",
+        "job_handler_modules",
+        mode="before",
+    )
     @classmethod
     def _csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("bot_allowed_chats", mode="before")
+    @classmethod
+    def _chat_ids(cls, value: Any) -> Any:
         return _split_csv(value)
 
     @field_validator("host_connections", mode="before")

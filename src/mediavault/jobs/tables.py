@@ -29,12 +29,13 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "ApiKey",
+    "ArchiveEntry",
     "Base",
     "Credential",
+    "HostSlot",
     "Job",
     "JobLog",
     "MediaFile",
-    "ArchiveEntry",
     "Subscription",
     "User",
     "Webhook",
@@ -150,6 +151,8 @@ class Job(Base):
     items_failed: Mapped[int] = mapped_column(Integer, default=0)
     items_skipped: Mapped[int] = mapped_column(Integer, default=0)
     expand_cursor: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # paged expansion state
+    # kind-specific input beyond url/options: batch URLs, a resolved MediaItem for a child
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # paths, sha256, sizes
     error_code: Mapped[str | None] = mapped_column(String(64))
@@ -159,6 +162,20 @@ class Job(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class HostSlot(Base):
+    """One of the N concurrent-transfer slots of a host, leased by a running job.
+
+    A row exists while a job holds the slot; an expired lease may be taken over.
+    """
+
+    __tablename__ = "host_slots"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    job_id: Mapped[str] = mapped_column(String(32))
+    lease_expires_at: Mapped[datetime]
 
 
 class JobLog(Base):

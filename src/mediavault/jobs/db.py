@@ -1,0 +1,115 @@
+"""Database connection: SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (psycopg 3).
+
+``make_engine`` builds the engine, ``upgrade`` runs the Alembic migrations to head and
+``Database`` holds both for a process. On SQLite, write transactions use
+``BEGIN IMMEDIATE`` (``write_engine``) so a read-then-write transaction never dies with
+"database is locked" when another process commits in between.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from mediavault.config import Settings
+from mediavault.errors import ConfigError
+
+__all__ = ["Database", "make_engine", "make_sessionmaker", "upgrade", "write_engine"]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_IMMEDIATE = "mediavault_immediate"
+
+
+def make_engine(settings: Settings) -> Engine:
+    """An engine for ``settings.effective_database_url``."""
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(settings.effective_database_url, url.database)
+    if url.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    raise ConfigError(f"unsupported database URL scheme {url.drivername!r}")
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _on_begin)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The same pool, but SQLite transactions take the write lock at BEGIN."""
+    return engine.execution_options(**{_IMMEDIATE: True})
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def _alembic_config(settings: Settings, engine: Engine | None = None) -> Any:
+    from alembic.config import Config
+
+    import mediavault.migrations as migrations
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.set_main_option(
+        "sqlalchemy.url", settings.effective_database_url.replace("%", "%%")
+    )
+    config.attributes["engine"] = engine
+    return config
+
+
+_upgrade_lock = threading.Lock()
+
+
+def upgrade(settings: Settings, engine: Engine | None = None) -> None:
+    """Bring the database schema to the newest migration (idempotent, safe to repeat)."""
+    from alembic import command
+
+    with _upgrade_lock:
+        own = engine is None
+        engine = engine or make_engine(settings)
+        try:
+            command.upgrade(_alembic_config(settings, engine), "head")
+        finally:
+            if own:
+                engine.dispose()
+
+
+class Database:
+    """The engine and session factory of one process (and its write-locking twin)."""
+
+    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings)
+        if migrate:
+            upgrade(settings, self.engine)
+        self.sessionmaker = make_sessionmaker(self.engine)
+        self.write_sessionmaker = make_sessionmaker(write_engine(self.engine))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

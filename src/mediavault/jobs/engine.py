@@ -1,0 +1,191 @@
+"""The job engine's shared pieces for one process: database, store, queue, bus, limits.
+
+``Engine.open(settings)`` migrates the database and wires everything; the worker, the
+reaper and ``services.JobService`` all work through one ``Engine``. Sending a job to the
+queue is ``Engine.send``: mark ``dispatched_at`` (conditionally: only queued jobs), then
+put the id on Huey. The order matters: a job is committed before its id is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from mediavault.config import Settings
+from mediavault.errors import CancelledError_
+from mediavault.jobs.db import Database
+from mediavault.jobs.dispatch import Dispatcher, dispatcher_for
+from mediavault.jobs.events import EventBus, event_bus_for
+from mediavault.jobs.limits import HostLimiter
+from mediavault.jobs.store import JobStore
+from mediavault.jobs.tables import Job, utcnow
+from mediavault.models import JobStatus
+
+if TYPE_CHECKING:
+    from mediavault.storage.base import StorageBackend
+
+__all__ = ["Engine"]
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        dispatcher: Dispatcher | None = None,
+        events: EventBus | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.events = events or event_bus_for(settings)
+        self.dispatcher = dispatcher or dispatcher_for(settings)
+        self.store = JobStore(
+            database.sessionmaker,
+            settings=settings,
+            events=self.events,
+            write_sessionmaker=database.write_sessionmaker,
+        )
+        self.limits = HostLimiter(self.store, settings)
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> Engine:
+        return cls(settings, Database(settings, migrate=migrate))
+
+    @functools.cached_property
+    def storage(self) -> StorageBackend:
+        """The configured storage backend, opened on first use."""
+        from mediavault.storage import open_storage
+
+        return open_storage(self.settings.effective_storage_url, self.settings)
+
+    def close(self) -> None:
+        self.database.dispose()
+
+    # sending ---------------------------------------------------------------------------
+
+    async def send(self, jobs: Sequence[Job], *, sent_before: datetime | None = None) -> int:
+        """Dispatch queued jobs (ids only); returns how many were sent.
+
+        With ``sent_before``, only jobs never sent or last sent before then (the reaper's
+        condition, so concurrent reapers do not both send the same job).
+        """
+        if not jobs:
+            return 0
+        ids = [job.id for job in jobs]
+        marked = await self.store.run(self._mark_dispatched, ids, sent_before)
+        sendable = [(job.id, job.priority) for job in jobs if job.id in marked]
+        if sendable:
+            await asyncio.to_thread(self._enqueue_all, sendable)
+        return len(sendable)
+
+    def _mark_dispatched(self, ids: list[str], sent_before: datetime | None) -> set[str]:
+        where = [Job.id.in_(ids), Job.status == JobStatus.QUEUED.value]
+        if sent_before is not None:
+            where.append(Job.dispatched_at.is_(None) | (Job.dispatched_at < sent_before))
+        stmt = (
+            update(Job)
+            .where(*where)
+            .values(dispatched_at=utcnow())
+            .returning(Job.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set(self.store.write(lambda s: list(s.scalars(stmt))))
+
+    def _enqueue_all(self, items: list[tuple[str, int]]) -> None:
+        for job_id, priority in items:
+            self.dispatcher.enqueue(job_id, priority)
+
+    async def wake_host(self, host: str) -> int:
+        """A host slot came free: dispatch the next job waiting for that host now."""
+        job = await self.store.run(self._next_waiting, host)
+        if job is None:
+            return 0
+        await asyncio.to_thread(self.dispatcher.enqueue, job.id, job.priority)
+        return 1
+
+    def _next_waiting(self, host: str) -> Job | None:
+        now = utcnow()
+        pick = (
+            select(Job.id)
+            .where(
+                Job.host == host,
+                Job.status == JobStatus.QUEUED.value,
+                Job.stage == "host_wait",
+                Job.dispatched_at.is_(None),
+            )
+            .order_by(Job.priority.desc(), Job.next_run_at)
+            .limit(1)
+        )
+
+        def run(session: Session) -> Job | None:
+            job_id = session.scalars(pick).first()
+            if job_id is None:
+                return None
+            stmt = (
+                update(Job)
+                .where(Job.id == job_id, Job.dispatched_at.is_(None))
+                .values(dispatched_at=now, next_run_at=now, stage=None)
+                .returning(Job)
+                .execution_options(synchronize_session=False)
+            )
+            return session.execute(stmt).scalar_one_or_none()
+
+        return self.store.write(run)
+
+    async def defer_for_host(self, job_id: str, delay: float) -> None:
+        await self.store.run(self._defer, job_id, delay)
+
+    def _defer(self, job_id: str, delay: float) -> None:
+        stmt = (
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+            .values(
+                next_run_at=utcnow() + timedelta(seconds=delay),
+                dispatched_at=None,
+                stage="host_wait",
+            )
+            .execution_options(synchronize_session=False)
+        )
+        self.store.write(lambda s: s.execute(stmt))
+
+    # expansion -------------------------------------------------------------------------
+
+    async def add_children(
+        self,
+        parent: Job,
+        token: str,
+        specs: Sequence[dict[str, Any]],
+        cursor: dict[str, Any] | None,
+    ) -> list[Job]:
+        """Insert a page of children and move the parent's cursor, lease-checked, atomically."""
+        rows = [self.store.child_row(parent, spec) for spec in specs]
+
+        def run(session: Session) -> list[Job]:
+            bump = (
+                update(Job)
+                .where(
+                    Job.id == parent.id,
+                    Job.lease_token == token,
+                    Job.status == JobStatus.RUNNING.value,
+                    Job.cancel_requested.is_(False),
+                )
+                .values(
+                    expand_cursor=cursor,
+                    items_total=func.coalesce(Job.items_total, 0) + len(rows),
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if session.execute(bump).rowcount != 1:  # type: ignore[attr-defined]
+                raise CancelledError_(f"job {parent.id} was cancelled or lost its lease")
+            session.add_all(rows)
+            return rows
+
+        return await self.store.run(self.store.write, run)

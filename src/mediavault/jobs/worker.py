@@ -1,0 +1,308 @@
+"""The worker: pull job ids, claim, run the handler under a heartbeat, record the outcome.
+
+    python -m mediavault.jobs.worker [--concurrency N]     (same as `mediavault worker`)
+
+At most ``concurrency`` jobs run at once per worker, and at most
+``settings.host_concurrency`` per host across all workers (``HostLimiter``). Each
+running job has a supervisor task, independent of the transfer, that renews the lease
+every ``heartbeat_seconds``, flushes progress (≤ 4/s) and turns a cancel request into
+``ctx.cancel`` and, after a short grace, cancellation of the handler task. Each worker
+also runs the reaper (safe with any number of them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from mediavault.config import Settings, get_settings
+from mediavault.errors import (
+    CancelledError_,
+    LeaseLostError,
+    MediavaultError,
+    SkippedError,
+    is_retryable,
+)
+from mediavault.jobs.engine import Engine
+from mediavault.jobs.handlers import HandlerSpec, JobContext, handler_for, load_handlers
+from mediavault.jobs.reaper import Reaper
+from mediavault.jobs.store import backoff_delay
+from mediavault.jobs.tables import Job, utcnow
+from mediavault.models import JobStatus
+
+__all__ = ["Worker", "main", "run_worker"]
+
+log = logging.getLogger("mediavault.worker")
+
+PROGRESS_INTERVAL = 0.25  # ≤ 4 progress writes/events per second per job
+CANCEL_GRACE = 0.5  # after ctx.cancel is set, the handler task is cancelled this much later
+HOST_RETRY_DELAY = (0.5, 1.5)
+
+
+class _Supervision:
+    """What the supervisor learned while the handler ran."""
+
+    def __init__(self) -> None:
+        self.lease_lost = False
+        self.cancel_requested = False
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        concurrency: int | None = None,
+        worker_id: str | None = None,
+        run_reaper: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+        self.store = engine.store
+        self.concurrency = concurrency or self.settings.worker_concurrency
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.run_reaper = run_reaper
+        self._closing = False
+        self._running: dict[str, tuple[JobContext, asyncio.Task[dict[str, Any]]]] = {}
+        self._later: set[asyncio.Task[None]] = set()
+        self._dequeue_pool = ThreadPoolExecutor(1, thread_name_prefix="mediavault-dequeue")
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Work until ``stop`` is set; then give running jobs back to the queue."""
+        load_handlers(self.settings)
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        reaper = asyncio.create_task(Reaper(self.engine).run(stop)) if self.run_reaper else None
+        slots = asyncio.Semaphore(self.concurrency)
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                await slots.acquire()
+                job_id = await loop.run_in_executor(
+                    self._dequeue_pool, self.engine.dispatcher.dequeue, 0.5
+                )
+                if job_id is None or stop.is_set():
+                    slots.release()
+                    if job_id is not None:  # we took it off the queue: put it back
+                        await asyncio.to_thread(self.engine.dispatcher.enqueue, job_id)
+                    continue
+                task = asyncio.create_task(self._run_guarded(job_id))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                task.add_done_callback(lambda _t: slots.release())
+        finally:
+            self._closing = True
+            for ctx, handler in list(self._running.values()):
+                ctx.cancel.set()
+                handler.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            for later in list(self._later):
+                later.cancel()
+            if reaper is not None:
+                stop.set()
+                await asyncio.gather(reaper, return_exceptions=True)
+            self._dequeue_pool.shutdown(wait=False)
+
+    async def _run_guarded(self, job_id: str) -> None:
+        try:
+            await self.run_job(job_id)
+        except Exception:  # a bug or the database went away: the reaper heals the job
+            log.exception("job %s: worker error", job_id)
+
+    async def _send_later(self, job: Job, delay: float) -> None:
+        """Dispatch a retry when it is due (the reaper does it if this worker is gone)."""
+        await asyncio.sleep(delay)
+        await self.engine.send([job])
+
+    async def run_job(self, job_id: str) -> None:
+        """Claim ``job_id`` if it is runnable here and now, run it, record the outcome."""
+        job = await self.store.get(job_id)
+        if job is None or job.status != JobStatus.QUEUED.value:
+            return
+        if self._closing:
+            await self.engine.send([job])
+            return
+        if job.next_run_at > utcnow():
+            return  # not due (a retry backoff): the reaper sends it again when it is
+        try:
+            spec = handler_for(job.kind)
+        except MediavaultError as exc:
+            token = await self.store.claim(job_id, self.worker_id)
+            if token is not None:
+                await self.store.fail(job_id, token, exc)
+            return
+        slot = None
+        if spec.host_limited and job.host:
+            slot = await self.engine.limits.acquire(job.host, job.id)
+            if slot is None:
+                await self.engine.defer_for_host(job.id, random.uniform(*HOST_RETRY_DELAY))
+                return
+        try:
+            claimed = await self.store.claim_job(job_id, self.worker_id)
+            if claimed is not None and claimed.lease_token is not None:
+                await self._execute(claimed, claimed.lease_token, spec, slot)
+        finally:
+            if slot is not None and job.host:
+                await self.engine.limits.release(job.host, slot, job.id)
+                await self.engine.wake_host(job.host)
+
+    async def _execute(self, job: Job, token: str, spec: HandlerSpec, slot: int | None) -> None:
+        if self._closing:  # claimed while shutting down: give it straight back
+            await self.store.release(job.id, token)
+            await self.engine.send([job])
+            return
+        ctx = JobContext(job, token, self.engine)
+        if job.attempts > 1:
+            await ctx.log(f"attempt {job.attempts}/{job.max_attempts} on {self.worker_id}")
+        handler = asyncio.create_task(spec.fn(ctx))
+        self._running[job.id] = (ctx, handler)
+        seen = _Supervision()
+        supervisor = asyncio.create_task(self._supervise(ctx, handler, slot, seen))
+        try:
+            await asyncio.wait({handler})
+        finally:
+            self._running.pop(job.id, None)
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
+        if seen.lease_lost:
+            log.warning("job %s: lease lost; its new owner records the outcome", job.id)
+            return
+        try:
+            await self._record(ctx, handler, seen)
+        except LeaseLostError:
+            log.warning("job %s: lease lost before the outcome was recorded", job.id)
+            return
+        if job.parent_id:
+            await self.store.refresh_parent(job.parent_id)
+
+    async def _supervise(
+        self,
+        ctx: JobContext,
+        handler: asyncio.Task[dict[str, Any]],
+        slot: int | None,
+        seen: _Supervision,
+    ) -> None:
+        job_id, host = ctx.job.id, ctx.job.host
+        beat_every = self.settings.heartbeat_seconds
+        last_beat = time.monotonic()
+        cancel_at: float | None = None
+        while not handler.done():
+            await asyncio.wait({handler}, timeout=min(PROGRESS_INTERVAL, beat_every))
+            if handler.done():
+                return
+            try:
+                progress = ctx.take_progress()
+                if progress is not None:
+                    await self.store.report_progress(job_id, ctx.token, progress)
+                if time.monotonic() - last_beat >= beat_every:
+                    last_beat = time.monotonic()
+                    if await self.store.heartbeat(job_id, ctx.token):
+                        seen.cancel_requested = True
+                    if slot is not None and host:
+                        await self.engine.limits.renew(host, slot, job_id)
+            except LeaseLostError:
+                seen.lease_lost = True
+                ctx.cancel.set()
+                handler.cancel()
+                return
+            except Exception:  # the database blinked: keep going, the lease has slack
+                log.exception("job %s: heartbeat failed", job_id)
+            if seen.cancel_requested and cancel_at is None:
+                ctx.cancel.set()
+                cancel_at = time.monotonic() + CANCEL_GRACE
+            if cancel_at is not None and time.monotonic() >= cancel_at:
+                handler.cancel()
+
+    async def _record(
+        self, ctx: JobContext, handler: asyncio.Task[dict[str, Any]], seen: _Supervision
+    ) -> None:
+        job, token = ctx.job, ctx.token
+        error = CancelledError_("cancelled") if handler.cancelled() else handler.exception()
+        if error is None:
+            result = dict(handler.result())
+            if ctx.waiting_for_children is not None:
+                await self.store.wait_for_children(job.id, token, ctx.waiting_for_children)
+                await self.store.refresh_parent(job.id)
+            else:
+                await self.store.complete(job.id, token, result)
+            return
+        if seen.cancel_requested or (
+            isinstance(error, CancelledError_) and not self._closing
+        ):
+            await self.store.finish_cancelled(job.id, token)
+            await self.store.request_cancel(job.id)  # children it created meanwhile
+            await ctx.log("cancelled")
+            return
+        if self._closing:
+            await self.store.release(job.id, token)
+            await self.engine.send([job])
+            return
+        await self._record_error(ctx, error)
+
+    async def _record_error(self, ctx: JobContext, error: BaseException) -> None:
+        job, token = ctx.job, ctx.token
+        if isinstance(error, SkippedError):
+            detail = error.detail if isinstance(error.detail, dict) else {}
+            result = {"reason": error.code, "message": error.message, **detail}
+            await self.store.complete(job.id, token, result, skipped=True)
+            return
+        if not isinstance(error, MediavaultError):
+            log.error("job %s: unexpected error", job.id, exc_info=error)
+            error = MediavaultError(f"{type(error).__name__}: {error}")
+        assert isinstance(error, MediavaultError)
+        await ctx.log(f"{error.code}: {error.message}", level="error")
+        if is_retryable(error) and job.attempts < job.max_attempts:
+            retry_after = getattr(error, "retry_after", None)
+            delay = backoff_delay(self.settings, job.attempts, retry_after)
+            await self.store.retry_later(job.id, token, error, delay)
+            await ctx.log(f"retrying in {delay:.3f}s")
+            later = asyncio.create_task(self._send_later(job, delay))
+            self._later.add(later)
+            later.add_done_callback(self._later.discard)
+            return
+        await self.store.fail(job.id, token, error)
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    stop: asyncio.Event | None = None,
+    engine: Engine | None = None,
+) -> None:
+    """Run a worker (with its reaper) until ``stop`` is set or SIGINT/SIGTERM arrives."""
+    own = engine is None
+    engine = engine or Engine.open(settings)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await Worker(engine, concurrency=concurrency).run(stop)
+    finally:
+        if own:
+            engine.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mediavault.jobs.worker")
+    parser.add_argument("--concurrency", type=int, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(run_worker(get_settings(), concurrency=args.concurrency))
+
+
+if __name__ == "__main__":
+    main()

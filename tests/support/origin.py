@@ -48,6 +48,7 @@ class Fault:
     stall_after: stop sending for ``stall_seconds`` after this many body bytes
     lie_length:  add this to Content-Length (the body stays true)
     no_ranges:   ignore Range and answer 200 with the whole file
+    skip:        let this many requests through unharmed before the fault applies
     """
 
     status: list[int] = field(default_factory=list)
@@ -59,6 +60,7 @@ class Fault:
     lie_length: int = 0
     no_ranges: bool = False
     count: int | None = None
+    skip: int = 0
 
 
 Handler = Callable[["OriginRequest"], tuple[int, dict[str, str], bytes]]
@@ -90,7 +92,9 @@ class Origin:
 
     # lifecycle ---------------------------------------------------------------------
     def start(self) -> Origin:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -122,6 +126,9 @@ class Origin:
         with self._lock:
             fault = self.faults.get(path)
             if fault is None:
+                return None
+            if fault.skip > 0:
+                fault.skip -= 1
                 return None
             if fault.count is not None:
                 if fault.count <= 0:
@@ -216,7 +223,7 @@ def _make_handler(origin: Origin) -> type[BaseHTTPRequestHandler]:
                 return
             stat = target.stat()
             size = stat.st_size
-            etag = '"' + hashlib.md5(f"{stat.st_mtime_ns}-{size}".encode()).hexdigest() + '"'  # noqa: S324
+            etag = '"' + hashlib.md5(f"{stat.st_mtime_ns}-{size}".encode()).hexdigest() + '"'
             ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
             start, end, status = 0, size - 1, 200
             rng = self.headers.get("Range")

@@ -1,0 +1,241 @@
+"""The fragment engine: HLS/DASH fragments fetched concurrently, written in order.
+
+Up to ``connections`` fragments are in flight and at most ``2 * connections`` are
+fetched ahead of the write position, so memory is bounded by that window whatever the
+stream's length. Fragments are appended to ``dest.part`` in order; the state file
+records how many fragments (and bytes) are in it, so a re-run truncates to that point
+and continues. At the end the concatenation is remuxed to ``fmt.ext`` with ffmpeg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from mediavault.config import Settings
+from mediavault.errors import CancelledError_, IntegrityError, MediavaultError
+from mediavault.models import Format
+from mediavault.net.retry import RetryPolicy
+
+from .files import PartFile
+from .hls import FragmentPlan, FragmentSpec
+from .progress import ProgressTracker
+from .remux import remux
+from .state import TransferState, part_path, remove_state, state_path
+from .transport import Retrier, Transport, iter_body, pick_error, status_error
+
+if TYPE_CHECKING:
+    from . import FetchResult
+
+__all__ = ["FragmentDownload", "decrypt_aes128"]
+
+TICK = 0.1
+FLUSH_INTERVAL = 1.0
+
+
+def decrypt_aes128(data: bytes, key: bytes, iv: bytes) -> bytes:
+    """AES-128-CBC with PKCS#7 padding, as HLS encrypts whole segments."""
+    if len(data) % 16:
+        raise IntegrityError(f"encrypted fragment of {len(data)} bytes is not block-aligned")
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    plain = decryptor.update(data) + decryptor.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    try:
+        return unpadder.update(plain) + unpadder.finalize()
+    except ValueError as exc:
+        raise IntegrityError("bad padding after AES-128 decryption (wrong key?)") from exc
+
+
+class FragmentDownload:
+    def __init__(
+        self,
+        fmt: Format,
+        dest: Path,
+        plan: FragmentPlan,
+        *,
+        transport: Transport,
+        settings: Settings,
+        tracker: ProgressTracker,
+        connections: int,
+        cancel: asyncio.Event | None,
+    ) -> None:
+        self.fmt = fmt
+        self.dest = dest
+        self.plan = plan
+        self.transport = transport
+        self.settings = settings
+        self.tracker = tracker
+        self.connections = max(1, connections)
+        self.window = 2 * self.connections
+        self.cancel = cancel
+        self.policy = RetryPolicy(attempts=settings.max_retries + 1)
+        self.part_path = part_path(dest)
+        self.state_path = state_path(dest)
+        self._ready: dict[int, bytes] = {}
+        self._cond = asyncio.Condition()
+        self._next_fetch = 0
+        self._next_write = 0
+        self._offset = 0
+        self._done = asyncio.Event()
+
+    async def run(self) -> FetchResult:
+        from . import FetchResult
+
+        total = len(self.plan.fragments)
+        state = self._load_state()
+        part = PartFile(self.part_path)
+        try:
+            if state is None:
+                state = TransferState(
+                    kind="fragments", url=self.fmt.url, signature=self.plan.signature
+                )
+            part.truncate(state.offset)
+            self._next_fetch = self._next_write = state.fragments_done
+            self._offset = state.offset
+            self.tracker.fragments_total = total
+            self.tracker.fragments_done = state.fragments_done
+            self.tracker.downloaded = state.offset
+            try:
+                if self._next_write < total:
+                    await self._run_all(part, state)
+                await part.sync()
+            finally:
+                self._save(part, state)
+        finally:
+            part.close()
+        size = await remux(
+            self.part_path, self.dest, source_ext=self.plan.container, settings=self.settings,
+            cancel=self.cancel,
+        )
+        with contextlib.suppress(FileNotFoundError):
+            self.part_path.unlink()
+        remove_state(self.dest)
+        return FetchResult(path=self.dest, size=size, sha256=None)
+
+    def _load_state(self) -> TransferState | None:
+        state = TransferState.load(self.state_path)
+        if (
+            state is None
+            or state.kind != "fragments"
+            or state.signature != self.plan.signature
+            or not self.part_path.exists()
+            or self.part_path.stat().st_size < state.offset
+        ):
+            return None
+        return state
+
+    def _save(self, part: PartFile, state: TransferState) -> None:
+        state.fragments_done = self._next_write
+        state.offset = self._offset
+        if part.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.fdatasync(part.fd)
+                state.save(self.state_path)
+
+    async def _run_all(self, part: PartFile, state: TransferState) -> None:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for _ in range(min(self.connections, len(self.plan.fragments))):
+                    tg.create_task(self._worker())
+                tg.create_task(self._writer(part))
+                tg.create_task(self._supervise(part, state))
+        except BaseExceptionGroup as group:
+            raise pick_error(group) from None
+
+    async def _worker(self) -> None:
+        total = len(self.plan.fragments)
+        while True:
+            async with self._cond:
+                await self._cond.wait_for(
+                    lambda: self._next_fetch >= total
+                    or self._next_fetch < self._next_write + self.window
+                )
+                if self._next_fetch >= total:
+                    return
+                index = self._next_fetch
+                self._next_fetch += 1
+            data = await self._fetch(self.plan.fragments[index])
+            async with self._cond:
+                self._ready[index] = data
+                self._cond.notify_all()
+
+    async def _writer(self, part: PartFile) -> None:
+        total = len(self.plan.fragments)
+        while self._next_write < total:
+            async with self._cond:
+                await self._cond.wait_for(lambda: self._next_write in self._ready)
+                data = self._ready.pop(self._next_write)
+            await part.write_at(data, self._offset)
+            self._offset += len(data)
+            async with self._cond:
+                self._next_write += 1
+                self._cond.notify_all()
+            self.tracker.add(len(data))
+            self.tracker.fragments_done = self._next_write
+            self.tracker.total = int(self._offset / self._next_write * total)
+        self._done.set()
+
+    async def _supervise(self, part: PartFile, state: TransferState) -> None:
+        last_flush = time.monotonic()
+        while not self._done.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(TICK):
+                    await self._done.wait()
+            if self.cancel is not None and self.cancel.is_set():
+                raise CancelledError_("download cancelled")
+            self.tracker.maybe_emit()
+            if time.monotonic() - last_flush >= FLUSH_INTERVAL:
+                done, offset = self._next_write, self._offset
+                await part.sync()
+                state.fragments_done, state.offset = done, offset
+                await asyncio.to_thread(state.save, self.state_path)
+                last_flush = time.monotonic()
+
+    async def _fetch(self, frag: FragmentSpec) -> bytes:
+        retrier = Retrier(self.policy, self.cancel)
+        headers = {}
+        if frag.byte_range is not None:
+            headers["Range"] = f"bytes={frag.byte_range[0]}-{frag.byte_range[1]}"
+        while True:
+            try:
+                async with self.transport.stream(frag.url, headers) as response:
+                    data = await self._read(frag, response)
+                break
+            except MediavaultError as exc:
+                await retrier.wait(exc)
+        if frag.key is not None and frag.iv is not None:
+            return await asyncio.to_thread(decrypt_aes128, data, frag.key, frag.iv)
+        return data
+
+    async def _read(self, frag: FragmentSpec, response: httpx.Response) -> bytes:
+        status = response.status_code
+        if status not in (200, 206):
+            raise status_error(response)
+        skip, want = 0, None
+        if frag.byte_range is not None:
+            want = frag.byte_range[1] - frag.byte_range[0] + 1
+            if status == 200:  # the server ignored the range: cut it out of the whole body
+                skip = frag.byte_range[0]
+        chunks: list[bytes] = []
+        got = 0
+        async for chunk in iter_body(response, self.settings.stall_timeout):
+            if skip:
+                dropped = min(skip, len(chunk))
+                chunk, skip = chunk[dropped:], skip - dropped
+            if want is not None and got + len(chunk) > want:
+                chunk = chunk[: want - got]
+            chunks.append(chunk)
+            got += len(chunk)
+            if want is not None and got >= want:
+                break
+        if want is not None and got != want:
+            raise IntegrityError(f"fragment {frag.url} ended after {got} of {want} bytes")
+        return b"".join(chunks)

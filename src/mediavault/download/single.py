@@ -1,0 +1,62 @@
+"""One stream from byte 0, for servers without ranges."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import httpx
+
+from mediavault.errors import CancelledError_, IntegrityError
+
+from .files import PartFile
+from .progress import ProgressTracker
+from .transport import iter_body, status_error
+
+__all__ = ["WRITE_BUFFER", "stream_whole"]
+
+WRITE_BUFFER = 256 * 1024  # bytes gathered before one write
+
+
+async def stream_whole(
+    part: PartFile,
+    response: httpx.Response,
+    *,
+    stall_timeout: float,
+    tracker: ProgressTracker,
+    cancel: asyncio.Event | None,
+) -> tuple[int, str]:
+    """Write the whole body of a 200 ``response`` from byte 0; returns (size, sha256).
+
+    The body is hashed on the way (in the writer thread, in order); a body shorter or
+    longer than its Content-Length raises ``IntegrityError``."""
+    if response.status_code != 200:
+        raise status_error(response)
+    length = response.headers.get("content-length")
+    expected = int(length) if length and length.isdigit() else None
+    part.truncate(0)
+    tracker.downloaded = 0
+    tracker.total = expected
+    hasher = hashlib.sha256()
+    pos = 0
+    chunks: list[bytes] = []
+    buffered = 0
+    async for chunk in iter_body(response, stall_timeout):
+        chunks.append(chunk)
+        buffered += len(chunk)
+        if buffered >= WRITE_BUFFER:
+            await part.write_at(b"".join(chunks), pos, hasher)
+            pos += buffered
+            tracker.add(buffered)
+            chunks, buffered = [], 0
+        if cancel is not None and cancel.is_set():
+            raise CancelledError_("download cancelled")
+        tracker.maybe_emit()
+    if chunks:
+        await part.write_at(b"".join(chunks), pos, hasher)
+        pos += buffered
+        tracker.add(buffered)
+    if expected is not None and pos != expected:
+        raise IntegrityError(f"got {pos} bytes from {response.url}, Content-Length said {expected}")
+    await part.sync()
+    return pos, hasher.hexdigest()

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mediavault.errors import ConfigError
 
-__all__ = ["Settings", "parse_duration", "get_settings"]
+__all__ = ["Settings", "get_settings", "parse_duration"]
 
 ENV_PREFIX = "MEDIAVAULT_"
 

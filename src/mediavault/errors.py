@@ -245,7 +245,7 @@ class HTTPStatusError(NetworkError):
         return self.status_code >= 500 or self.status_code in (408, 425, 429)
 
 
-class TimeoutError_(NetworkError):  # noqa: N801 - avoid shadowing the builtin
+class TimeoutError_(NetworkError):  # noqa: N801, N818 - avoid shadowing the builtin
     code = "timeout"
     http_status = 504
 
@@ -277,7 +277,7 @@ class FFmpegMissingError(PostProcessError):
     expected = True
 
 
-class CancelledError_(MediavaultError):  # noqa: N801 - avoid shadowing asyncio's
+class CancelledError_(MediavaultError):  # noqa: N801, N818 - avoid shadowing asyncio's
     code = "cancelled"
     expected = True
     http_status = 409
@@ -303,7 +303,9 @@ def _all_subclasses(cls: type[MediavaultError]) -> list[type[MediavaultError]]:
 
 def error_for_code(code: str) -> type[MediavaultError]:
     """The error class whose ``code`` is ``code`` (MediavaultError when unknown)."""
-    for cls in [MediavaultError, *_all_subclasses(MediavaultError)]:
+    candidates: list[type[MediavaultError]] = [MediavaultError]
+    candidates += _all_subclasses(MediavaultError)
+    for cls in candidates:
         if cls.code == code:
             return cls
     return MediavaultError

@@ -81,6 +81,7 @@ class Worker:
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         reaper = asyncio.create_task(Reaper(self.engine).run(stop)) if self.run_reaper else None
+        scheduler = self._start_scheduler(stop) if self.run_reaper else None
         slots = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task[None]] = set()
         try:
@@ -110,7 +111,18 @@ class Worker:
             if reaper is not None:
                 stop.set()
                 await asyncio.gather(reaper, return_exceptions=True)
+            if scheduler is not None:
+                stop.set()
+                await asyncio.gather(scheduler, return_exceptions=True)
             self._dequeue_pool.shutdown(wait=False)
+
+    def _start_scheduler(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
+        """Due subscriptions -> sync jobs (``mediavault.subscriptions``), beside the reaper."""
+        try:
+            from mediavault.subscriptions.scheduler import start_scheduler
+        except ModuleNotFoundError:
+            return None
+        return start_scheduler(self.engine, stop)
 
     async def _run_guarded(self, job_id: str) -> None:
         try:

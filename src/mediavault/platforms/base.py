@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from mediavault.config import Settings
     from mediavault.net.session import HttpSession
 
-__all__ = ["Adapter", "AdapterContext", "Cursor", "adapter_for", "register"]
+__all__ = ["Adapter", "AdapterContext", "Cursor", "adapter_for", "fetches_url", "register"]
 
 Cursor = dict[str, Any]
 
@@ -47,6 +47,9 @@ class Adapter(ABC):
     name: ClassVar[str]
     pattern: ClassVar[str]
     example: ClassVar[str]
+    # False for native adapters that never request the URL itself, only their configured
+    # API base (MEDIAVAULT_<PLATFORM>_API_BASE), which the HTTP session guards.
+    fetches_url: ClassVar[bool] = True
 
     def __init__(self, url: str, ctx: AdapterContext) -> None:
         self.url = url
@@ -98,7 +101,16 @@ def registry() -> list[type[Adapter]]:
     from mediavault.platforms import load_adapters
 
     load_adapters()
-    return list(_REGISTRY)
+    # catch-all adapters (``generic = True``) go last whatever the import order was
+    return sorted(_REGISTRY, key=lambda cls: bool(getattr(cls, "generic", False)))
+
+
+def fetches_url(url: str) -> bool:
+    """Whether extracting ``url`` requests that URL (False for API-based native adapters)."""
+    try:
+        return adapter_for(url).fetches_url
+    except UnsupportedURLError:
+        return True
 
 
 def adapter_for(url: str) -> type[Adapter]:

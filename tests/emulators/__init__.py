@@ -1,0 +1,1 @@
+"""Emulated platform APIs (OnlyFans, Fansly, LoyalFans, TikTok) served over real local HTTP."""

@@ -1,0 +1,226 @@
+"""Job submission and access: SSRF refusals, ownership, idempotency, quotas, cookies.
+
+No worker runs here: jobs stay queued, which is all these checks need.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mediavault import accounts
+from tests.api.conftest import Api
+from tests.api.test_users_keys import assert_error
+
+ORIGIN_URL = "http://127.0.0.1:9/video.mp4"  # never fetched: no worker runs
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x.mp4",
+        "http://[::1]/x.mp4",
+        "http://10.1.2.3/x.mp4",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://localhost:8080/x.mp4",
+        "http://[::ffff:127.0.0.1]/x.mp4",
+        "ftp://127.0.0.1/x.mp4",
+        "file:///etc/passwd",
+        "http://example.com/x.mp4",  # outside MEDIAVAULT_ALLOWED_HOSTS
+    ],
+)
+async def test_private_and_foreign_urls_are_refused(start_api, url: str) -> None:
+    api = start_api(allow_private_networks=False)
+    async with api.client(api.alice) as client:
+        response = await client.post("/api/v1/download", json={"url": url})
+        assert_error(response, 422, "url_blocked")
+        response = await client.post(
+            "/api/v1/webhooks", json={"url": url if url.startswith("http") else "http://10.0.0.1/"}
+        )
+        assert_error(response, 422, "url_blocked")
+        response = await client.post("/api/v1/batch/download", json={"urls": [url]})
+        assert_error(response, 422, "url_blocked")
+    with api.services.db.sessionmaker() as session:
+        from mediavault.jobs.tables import Job
+
+        assert session.query(Job).count() == 0
+
+
+async def test_a_hostname_resolving_to_loopback_is_refused(start_api) -> None:
+    api = start_api(allow_private_networks=False, allowed_hosts=[])
+    async with api.client(api.alice) as client:
+        response = await client.post("/api/v1/download", json={"url": "http://localhost/x"})
+        assert_error(response, 422, "url_blocked")
+        assert "127.0.0.1" in str(response.json()["error"]["detail"]) or "::1" in str(
+            response.json()["error"]["detail"]
+        )
+
+
+async def test_domain_deny_and_allow_lists(start_api) -> None:
+    api = start_api(denied_domains=["localhost"], allowed_hosts=[])
+    async with api.client(api.alice) as client:
+        response = await client.post("/api/v1/download", json={"url": "http://localhost/x"})
+        assert_error(response, 422, "url_blocked")
+        assert "not an allowed domain" in response.json()["error"]["message"]
+        ok = await client.post("/api/v1/download", json={"url": "http://127.0.0.1:9/x"})
+        assert ok.status_code == 202
+
+
+async def test_jobs_belong_to_their_owner(api: Api) -> None:
+    async with api.client(api.alice) as alice:
+        created = await alice.post(
+            "/api/v1/download",
+            json={"url": ORIGIN_URL, "quality": "720p", "subtitles": ["en"], "priority": 5},
+        )
+        assert created.status_code == 202, created.text
+        job = created.json()
+        assert job["status"] == "queued" and job["kind"] == "download"
+        assert job["options"]["format"] == "720p" and job["options"]["subtitles"] == ["en"]
+        assert job["priority"] == 5
+        assert (await alice.get(f"/api/v1/download/{job['id']}")).json()["id"] == job["id"]
+        logs = await alice.get(f"/api/v1/download/{job['id']}/logs")
+        assert logs.status_code == 200 and logs.json()["job_id"] == job["id"]
+    async with api.client(api.bob) as bob:
+        for response in (
+            await bob.get(f"/api/v1/download/{job['id']}"),
+            await bob.get(f"/api/v1/download/{job['id']}/logs"),
+            await bob.get(f"/api/v1/download/{job['id']}/file"),
+            await bob.delete(f"/api/v1/download/{job['id']}"),
+            await bob.get(f"/api/v1/jobs/{job['id']}"),
+        ):
+            assert_error(response, 404, "not_found")
+        assert (await bob.get("/api/v1/jobs")).json()["items"] == []
+        assert_error(await bob.get("/api/v1/jobs", params={"all": "true"}), 403, "forbidden")
+    async with api.client(api.admin) as admin:
+        listed = (await admin.get("/api/v1/jobs", params={"all": "true"})).json()["items"]
+        assert [j["id"] for j in listed] == [job["id"]]
+    async with api.client(api.alice) as alice:
+        assert_error(await alice.get(f"/api/v1/download/{job['id']}/file"), 409, "conflict")
+        cancelled = await alice.delete(f"/api/v1/download/{job['id']}")
+        assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled"
+
+
+async def test_list_jobs_filters_and_pages(api: Api) -> None:
+    async with api.client(api.alice) as client:
+        ids = []
+        for n in range(5):
+            r = await client.post("/api/v1/download", json={"url": f"http://127.0.0.1:9/{n}"})
+            ids.append(r.json()["id"])
+        await client.delete(f"/api/v1/download/{ids[0]}")
+        first = (await client.get("/api/v1/jobs", params={"limit": 2})).json()
+        assert len(first["items"]) == 2 and first["next_cursor"]
+        seen = [j["id"] for j in first["items"]]
+        cursor = first["next_cursor"]
+        while cursor:
+            page = (await client.get("/api/v1/jobs", params={"limit": 2, "cursor": cursor})).json()
+            seen += [j["id"] for j in page["items"]]
+            cursor = page["next_cursor"]
+        assert seen == list(reversed(ids))
+        cancelled = (await client.get("/api/v1/jobs", params={"status": "cancelled"})).json()
+        assert [j["id"] for j in cancelled["items"]] == [ids[0]]
+        assert_error(
+            await client.get("/api/v1/jobs", params={"cursor": "garbage"}), 422, "invalid_input"
+        )
+
+
+async def test_idempotency_key_returns_the_same_job(api: Api) -> None:
+    body = {"url": ORIGIN_URL, "idempotency_key": "order-17"}
+    async with api.client(api.alice) as client:
+        first = (await client.post("/api/v1/download", json=body)).json()
+        again = (await client.post("/api/v1/download", json=body)).json()
+        assert first["id"] == again["id"]
+    async with api.client(api.bob) as client:  # keys are per user
+        other = (await client.post("/api/v1/download", json=body)).json()
+        assert other["id"] != first["id"]
+
+
+async def test_quotas_refuse_with_clear_errors(api: Api) -> None:
+    with api.services.db.sessionmaker() as session:
+        alice = accounts.get_user(session, "alice")
+        accounts.update_user(session, alice, quota_concurrent_jobs=1)
+        bob = accounts.get_user(session, "bob")
+        accounts.update_user(session, bob, quota_storage_bytes=0)
+    async with api.client(api.alice) as client:
+        assert (await client.post("/api/v1/download", json={"url": ORIGIN_URL})).status_code == 202
+        response = await client.post("/api/v1/download", json={"url": ORIGIN_URL + "?2"})
+        assert_error(response, 429, "quota_exceeded")
+    async with api.client(api.bob) as client:
+        response = await client.post("/api/v1/download", json={"url": ORIGIN_URL})
+        assert_error(response, 403, "storage_quota_exceeded")
+
+
+async def test_cookies_are_private_encrypted_and_never_returned(api: Api) -> None:
+    netscape = "# Netscape HTTP Cookie File\n.127.0.0.1\tTRUE\t/\tFALSE\t0\tsession\ts3cr3t-value\n"
+    async with api.client(api.alice) as alice:
+        created = await alice.post(
+            "/api/v1/auth/cookies", json={"cookies": netscape, "name": "site"}
+        )
+        assert created.status_code == 201, created.text
+        cookie = created.json()
+        assert cookie["cookie_count"] == 1 and "s3cr3t" not in created.text
+        listed = await alice.get("/api/v1/auth/cookies")
+        assert [c["id"] for c in listed.json()] == [cookie["id"]] and "s3cr3t" not in listed.text
+        header_style = await alice.post(
+            "/api/v1/auth/cookies",
+            json={"cookies": "a=1; b=2", "name": "hdr", "domain": "127.0.0.1"},
+        )
+        assert header_style.json()["cookie_count"] == 2
+        bad = await alice.post("/api/v1/auth/cookies", json={"cookies": "   "})
+        assert_error(bad, 422, "invalid_input")
+        job = await alice.post(
+            "/api/v1/download", json={"url": ORIGIN_URL, "cookies_id": cookie["id"]}
+        )
+        assert job.status_code == 202
+    with api.services.db.sessionmaker() as session:
+        from mediavault.jobs.tables import Credential
+
+        row = session.get(Credential, cookie["id"])
+        assert b"s3cr3t" not in row.data_enc
+    async with api.client(api.bob) as bob:
+        assert (await bob.get("/api/v1/auth/cookies")).json() == []
+        response = await bob.post(
+            "/api/v1/download", json={"url": ORIGIN_URL, "cookies_id": cookie["id"]}
+        )
+        assert_error(response, 404, "not_found")
+        assert_error(await bob.delete(f"/api/v1/auth/cookies/{cookie['id']}"), 404, "not_found")
+    async with api.client(api.alice) as alice:
+        assert (await alice.delete(f"/api/v1/auth/cookies/{cookie['id']}")).status_code == 204
+        assert_error(await alice.delete(f"/api/v1/auth/cookies/{cookie['id']}"), 404, "not_found")
+
+
+async def test_batch_playlist_channel_jobs(api: Api) -> None:
+    async with api.client(api.alice) as client:
+        batch = await client.post(
+            "/api/v1/batch/download",
+            json={"urls": ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"], "audio_only": True},
+        )
+        assert batch.status_code == 202, batch.text
+        status = (await client.get(f"/api/v1/batch/{batch.json()['id']}")).json()
+        assert status["kind"] == "batch" and status["children"] == []
+        playlist = await client.post(
+            "/api/v1/playlist/download",
+            json={"url": "http://127.0.0.1:9/feed.rss", "playlist_items": "1-3,5"},
+        )
+        assert playlist.json()["options"]["playlist_items"] == "1-3,5"
+        assert_error(
+            await client.post(
+                "/api/v1/playlist/download",
+                json={"url": "http://127.0.0.1:9/f", "playlist_items": "x"},
+            ),
+            422,
+            "invalid_input",
+        )
+        channel = await client.post(
+            "/api/v1/channel/download",
+            json={
+                "url": "http://127.0.0.1:9/feed.rss",
+                "filters": {"min_duration": 1, "date_after": "20240101"},
+            },
+        )
+        assert channel.status_code == 202
+        # a download job is not a batch
+        assert_error(await client.get(f"/api/v1/batch/{channel.json()['id']}"), 404, "not_found")
+        cancelled = await client.delete(f"/api/v1/batch/{batch.json()['id']}")
+        assert cancelled.json()["status"] == "cancelled"
+    async with api.client(api.bob) as client:
+        assert_error(await client.get(f"/api/v1/batch/{batch.json()['id']}"), 404, "not_found")
+        assert_error(await client.delete(f"/api/v1/batch/{batch.json()['id']}"), 404, "not_found")

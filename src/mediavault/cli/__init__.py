@@ -24,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("get", "service", "accounts", "subscriptions")
+_COMMAND_MODULES = ("get", "service", "accounts", "subscriptions", "bot")
 
 
 def _load_commands() -> None:

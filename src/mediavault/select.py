@@ -67,6 +67,11 @@ def resolve_spec(spec: str, *, audio_only: bool = False) -> str:
     return text
 
 
+def _is_shorthand(spec: str) -> bool:
+    text = spec.strip()
+    return text.lower() in _ALIASES or _HEIGHT.match(text) is not None
+
+
 def ytdlp_format_dict(fmt: Format) -> dict[str, Any]:
     """The fields of ``fmt`` yt-dlp's sorter and selector look at."""
     protocol = _YTDLP_PROTOCOL.get(fmt.protocol)
@@ -119,6 +124,8 @@ def select_formats(
         raise DRMProtectedError(f"{item.title!r} is DRM-protected; it is not downloaded")
     if not usable:
         raise FormatNotAvailableError(f"{item.title!r} has no downloadable formats")
+    if len(usable) == 1 and _is_shorthand(spec):
+        return usable  # the only candidate, whatever the shorthand asks: no yt-dlp needed
     yt_spec = resolve_spec(spec, audio_only=audio_only)
     ydl = _selector_host()
     try:

@@ -26,9 +26,27 @@ app = typer.Typer(
 
 _COMMAND_MODULES = ("get", "service", "accounts", "subscriptions", "bot")
 
+# Which module registers each top-level command: a plain ``mediavault get`` then imports
+# only what ``get`` needs (no SQLAlchemy, no web stack), so it starts transferring sooner.
+_MODULE_OF = {
+    "get": "get",
+    "info": "get",
+    "formats": "get",
+    "serve": "service",
+    "worker": "service",
+    "db": "service",
+    "users": "accounts",
+    "keys": "accounts",
+    "subscriptions": "subscriptions",
+    "credentials": "subscriptions",
+    "bot": "bot",
+}
 
-def _load_commands() -> None:
-    for name in _COMMAND_MODULES:
+
+def _load_commands(argv: list[str] | None = None) -> None:
+    command = next((arg for arg in (argv or []) if not arg.startswith("-")), None)
+    names = (_MODULE_OF[command],) if command in _MODULE_OF else _COMMAND_MODULES
+    for name in names:
         module = f"mediavault.cli.{name}"
         try:
             importlib.import_module(module)
@@ -48,7 +66,7 @@ def fail(exc: MediavaultError | str, *, code: int = 1) -> typer.Exit:
 
 
 def main() -> None:
-    _load_commands()
+    _load_commands(sys.argv[1:])
     try:
         app()
     except MediavaultError as exc:

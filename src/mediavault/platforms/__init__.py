@@ -12,6 +12,7 @@ ADAPTER_MODULES = (
     "mediavault.platforms.fansly",
     "mediavault.platforms.loyalfans",
     "mediavault.platforms.tiktok",
+    "mediavault.platforms.direct",  # plain media files, without yt-dlp
     "mediavault.platforms.ytdlp",  # generic: always last
 )
 

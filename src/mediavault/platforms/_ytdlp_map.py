@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin
 
-from yt_dlp.utils import unsmuggle_url
-
 from mediavault.errors import NoMediaError
 from mediavault.models import (
     Collection,
@@ -219,6 +217,8 @@ def is_playlist(info: Mapping[str, Any]) -> bool:
 
 def to_entry(raw: Mapping[str, Any], index: int | None) -> CollectionEntry:
     url = str(raw.get("url") or raw.get("webpage_url") or "")
+    from yt_dlp.utils import unsmuggle_url  # yt-dlp loads only when it is used
+
     _, smuggled = unsmuggle_url(url, {})
     entry_id = _str(smuggled.get("force_videoid")) or _str(raw.get("id"))
     return CollectionEntry(

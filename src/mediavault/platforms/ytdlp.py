@@ -20,7 +20,6 @@ from mediavault.platforms._ytdlp_map import (
     to_entry,
     to_item,
 )
-from mediavault.platforms._ytdlp_net import SessionBridge, guarded_ytdl, translate_ytdlp_error
 from mediavault.platforms.base import Adapter, Cursor, register
 
 __all__ = ["YtdlpAdapter"]
@@ -33,12 +32,19 @@ class YtdlpAdapter(Adapter):
 
     name: ClassVar[str] = "ytdlp"
     pattern: ClassVar[str] = r"^https?://[^\s/?#]+(?:[/?#]\S*)?$"
-    example: ClassVar[str] = "https://example.com/videos/clip.mp4"
+    example: ClassVar[str] = "https://example.com/videos/clip"
     page_size: ClassVar[int] = 100
     generic: ClassVar[bool] = True  # the registry always tries it last
 
     async def _info(self, url: str, **params: Any) -> dict[str, Any]:
         """yt-dlp's processed info dict for ``url`` (collections flat)."""
+        # imported here: yt-dlp takes ~0.5 s to import, and direct files never need it
+        from mediavault.platforms._ytdlp_net import (
+            SessionBridge,
+            guarded_ytdl,
+            translate_ytdlp_error,
+        )
+
         bridge = SessionBridge(self.ctx.session, asyncio.get_running_loop())
 
         def work() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 from mediavault.errors import ConfigError
 from mediavault.storage.base import StorageBackend, StoredObject
-from mediavault.storage.dedupe import DedupeIndex, FileArchive, SqlDedupeIndex, sha256_file
+from mediavault.storage.dedupe import DedupeIndex, FileArchive, sha256_file
 from mediavault.storage.local import LocalStorage
 from mediavault.storage.templates import (
     DEFAULT_TEMPLATE,
@@ -21,6 +21,16 @@ from mediavault.storage.templates import (
 
 if TYPE_CHECKING:
     from mediavault.config import Settings
+    from mediavault.storage.sql_dedupe import SqlDedupeIndex
+
+
+def __getattr__(name: str) -> object:
+    # SqlDedupeIndex needs SQLAlchemy; the CLI's storage never does, so load it on demand
+    if name == "SqlDedupeIndex":
+        from mediavault.storage.sql_dedupe import SqlDedupeIndex
+
+        return SqlDedupeIndex
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "DEFAULT_TEMPLATE",

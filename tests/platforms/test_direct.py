@@ -1,0 +1,101 @@
+"""The direct-file adapter: plain media URLs without yt-dlp, the same items yt-dlp makes,
+and everything else handed on to yt-dlp."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from mediavault import errors
+from mediavault.config import Settings
+from mediavault.models import MediaItem, Protocol
+from mediavault.net.session import HttpSession
+from mediavault.platforms.base import AdapterContext, adapter_for
+from mediavault.platforms.direct import DirectFileAdapter
+from mediavault.platforms.ytdlp import YtdlpAdapter
+from tests.support.origin import Origin, OriginRequest
+
+Factory = Callable[[str], DirectFileAdapter]
+
+
+@pytest.fixture
+async def ctx(settings: Settings) -> AsyncIterator[AdapterContext]:
+    async with HttpSession(settings) as session:
+        yield AdapterContext(settings=settings, session=session)
+
+
+def test_registry_routes_media_extensions_to_direct_and_pages_to_ytdlp() -> None:
+    assert adapter_for("https://cdn.example.com/a/b/clip.mp4") is DirectFileAdapter
+    assert adapter_for("https://cdn.example.com/song.MP3?sig=1") is DirectFileAdapter
+    assert adapter_for("https://example.com/watch?v=clip.mp4") is YtdlpAdapter
+    assert adapter_for("https://example.com/master.m3u8") is YtdlpAdapter
+    assert adapter_for("https://example.com/page.html") is YtdlpAdapter
+    smuggled = 'https://example.com/c/clip.mp4#__youtubedl_smuggle=%7B%22id%22%3A+%22c-1%22%7D'
+    assert adapter_for(smuggled) is YtdlpAdapter  # a feed entry keeps its guid as id
+
+
+async def test_direct_item_matches_what_ytdlp_makes(ctx: AdapterContext, origin: Origin) -> None:
+    url = origin.url("/video.mp4")
+    direct = await DirectFileAdapter(url, ctx).extract()
+    generic = await YtdlpAdapter(url, ctx).extract()
+    assert isinstance(direct, MediaItem) and isinstance(generic, MediaItem)
+    same = ("platform", "id", "title", "upload_date", "kind")
+    assert {k: getattr(direct, k) for k in same} == {k: getattr(generic, k) for k in same}
+    (fmt,) = direct.formats
+    assert (fmt.format_id, fmt.ext, fmt.protocol) == (generic.formats[0].format_id, "mp4", Protocol.HTTP)
+    assert fmt.filesize == origin.root.joinpath("video.mp4").stat().st_size
+    assert direct.extra == {"direct": True}
+
+
+async def test_audio_file_is_audio(ctx: AdapterContext, origin: Origin) -> None:
+    item = await DirectFileAdapter(origin.url("/audio.m4a"), ctx).extract()
+    assert isinstance(item, MediaItem)
+    assert item.kind == "audio" and item.formats[0].vcodec == "none"
+
+
+async def test_html_behind_a_media_name_goes_to_ytdlp(ctx: AdapterContext, origin: Origin) -> None:
+    page = origin.routes["/page.html"]
+    origin.routes["/disguised.mp4"] = page  # an og:video page whose URL ends in .mp4
+    item = await DirectFileAdapter(origin.url("/disguised.mp4"), ctx).extract()
+    assert isinstance(item, MediaItem)
+    assert item.extra.get("direct") is None  # yt-dlp found the og:video behind the page
+    assert item.formats[0].url.endswith(".mp4")
+
+
+async def test_head_refused_falls_back_to_ytdlp(ctx: AdapterContext, origin: Origin) -> None:
+    video = origin.root.joinpath("video.mp4").read_bytes()
+
+    def no_head(request: OriginRequest) -> tuple[int, dict[str, str], bytes]:
+        if request.method == "HEAD":
+            return 405, {}, b""
+        return 200, {"Content-Type": "video/mp4"}, video
+
+    origin.routes["/nohead.mp4"] = no_head
+    item = await DirectFileAdapter(origin.url("/nohead.mp4"), ctx).extract()
+    assert isinstance(item, MediaItem)
+    assert item.id == "nohead"
+
+
+async def test_missing_file_is_not_found(ctx: AdapterContext, origin: Origin) -> None:
+    with pytest.raises(errors.HTTPStatusError) as info:
+        await DirectFileAdapter(origin.url("/missing.mp4"), ctx).extract()
+    assert info.value.status_code == 404
+
+
+def test_a_direct_download_never_imports_ytdlp(origin: Origin, tmp_path: str) -> None:
+    script = f"""
+import asyncio, sys
+from mediavault import Client, get_settings
+async def main():
+    settings = get_settings(allow_private_networks=True, data_dir={str(tmp_path)!r})
+    async with Client(settings, output_dir={str(tmp_path)!r}) as mv:
+        (result,) = await mv.download({origin.url('/video.mp4')!r})
+    assert result.status == "completed", result
+    assert "yt_dlp" not in sys.modules, "yt-dlp was imported for a plain file"
+asyncio.run(main())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -9,7 +9,9 @@
 
 Other failures raise. Work files live in ``ctx.work_dir/<platform>-<id>/``: kept after a
 cancel or a transient network failure (the next run resumes from the transfer engine's
-``.part`` state), removed after success or any other failure.
+``.part`` state), removed after success or any other failure. One download of an item
+runs at a time: a concurrent one (another task or process) waits on the item's work lock
+(``download.worklock``), then finds the item archived (``duplicate_of``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Literal
 from mediavault import errors
 from mediavault.config import Settings
 from mediavault.download import fetch
+from mediavault.download.worklock import work_lock
 from mediavault.models import (
     AudioFormat,
     DownloadOptions,
@@ -126,21 +129,29 @@ async def download_item(
 
 
 class _ProgressSum:
-    """One progress stream per item, summed over the formats fetched for it."""
+    """One progress stream per item, summed over the formats fetched for it.
+
+    ``downloaded_bytes`` only grows: post-processing reports the bytes fetched, and the
+    ``finished`` report has ``downloaded_bytes == total_bytes``: the bytes fetched for
+    the item, or (nothing fetched: already archived) the size of the stored file.
+    """
 
     def __init__(self, item: MediaItem, parts: int, ctx: PipelineContext) -> None:
         self.item = item
         self.callback = ctx.on_progress
         self.parts: list[Progress | None] = [None] * parts
 
-    def emit(
-        self, status: Literal["downloading", "postprocessing", "finished"], size: int = 0
-    ) -> None:
+    def fetched(self) -> int:
+        return sum(p.downloaded_bytes for p in self.parts if p)
+
+    def emit(self, status: Literal["postprocessing", "finished"], size: int = 0) -> None:
         if self.callback is None:
             return
-        done = sum(p.downloaded_bytes for p in self.parts if p) or size
+        done = self.fetched()
         totals = [p.total_bytes for p in self.parts if p]
-        total = sum(t for t in totals if t) if totals and all(totals) else (size or None)
+        total = sum(t for t in totals if t) if totals and all(totals) else None
+        if status == "finished":
+            done = total = done or size
         self.callback(
             Progress(
                 item_id=self.item.id,
@@ -199,10 +210,23 @@ class _Run:
     async def run(self) -> DownloadResult:
         validate_template(self.template)
         formats = select_formats(self.item, self.options.format, audio_only=self.audio_only)
-        archived = await self._archived_key()
+        archived = await self._archived()
         if archived is not None:
-            return self._result(archived, formats, duplicate_of=archived)
+            return self._archived_result(archived, formats)
         await self.ctx.storage.check_writable()
+        try:
+            async with work_lock(self.work, cancel=self.ctx.cancel):
+                return await self._locked(formats)
+        finally:
+            with contextlib.suppress(OSError):
+                self.ctx.work_dir.rmdir()  # only when empty
+
+    async def _locked(self, formats: list[Format]) -> DownloadResult:
+        """The download proper, holding the item's work lock: a concurrent download of
+        the same item waited for it, and finds the item archived by the first."""
+        archived = await self._archived()
+        if archived is not None:
+            return self._archived_result(archived, formats)
         try:
             self.work.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -217,6 +241,11 @@ class _Run:
             raise
         self._clean()
         return result
+
+    def _archived_result(self, archived: tuple[str, int], formats: list[Format]) -> DownloadResult:
+        key, size = archived
+        _ProgressSum(self.item, 0, self.ctx).emit("finished", size)
+        return self._result(key, formats, duplicate_of=key, size=size)
 
     async def _download(self, formats: list[Format]) -> DownloadResult:
         progress = _ProgressSum(self.item, len(formats), self.ctx)
@@ -242,13 +271,17 @@ class _Run:
 
     # steps ---------------------------------------------------------------------------
 
-    async def _archived_key(self) -> str | None:
+    async def _archived(self) -> tuple[str, int] | None:
+        """The key and size of this item's stored file, when it is archived already."""
         if self.ctx.dedupe is None:
             return None
         key = await self.ctx.dedupe.find_item(self.item.platform, archive_id(self.item))
-        if key is not None and await self.ctx.storage.exists(key):
-            return key
-        return None
+        if key is None:
+            return None
+        try:
+            return key, await self.ctx.storage.size(key)
+        except errors.NotFoundError:
+            return None  # recorded, but the file is gone: download it again
 
     async def _stored_with_hash(self, digest: str) -> str | None:
         if self.ctx.dedupe is None:
@@ -416,8 +449,6 @@ class _Run:
     def _clean(self) -> None:
         with contextlib.suppress(OSError):
             shutil.rmtree(self.work)
-        with contextlib.suppress(OSError):
-            self.ctx.work_dir.rmdir()  # only when empty
 
 
 def _resumable(exc: BaseException) -> bool:

@@ -2,7 +2,8 @@
 
 The URL passes the same checks as a job's; the caller's cookie set (if named) is
 written to a private temp file for the duration of the call; extraction is bounded in
-time so a slow site cannot pin an API worker.
+time so a slow site cannot pin an API worker. ``filter_entries`` is
+``mediavault.filters.filter_entries``, the one filter shared with channel job expansion.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pathlib import Path
 from starlette.concurrency import run_in_threadpool
 
 from mediavault import accounts
-from mediavault.api.schemas.jobs import ChannelFilters
 from mediavault.api.state import Services
 from mediavault.api.urls import check_input_url
 from mediavault.errors import TimeoutError_
+from mediavault.filters import filter_entries
 from mediavault.jobs.kinds import parse_items
 from mediavault.jobs.tables import User
 from mediavault.models import Collection, CollectionEntry, MediaItem
@@ -77,35 +78,3 @@ def select_items(entries: list[CollectionEntry], spec: str | None) -> list[Colle
     """Entries picked by a 1-based ``"1-10,15"`` spec (as a playlist job picks them)."""
     wanted = parse_items(spec)
     return [e for i, e in enumerate(entries, 1) if wanted is None or i in wanted]
-
-
-def _within(value: float | None, low: float | None, high: float | None) -> bool:
-    if low is None and high is None:
-        return True
-    if value is None:
-        return False
-    return (low is None or value >= low) and (high is None or value <= high)
-
-
-def filter_entries(
-    entries: list[CollectionEntry], filters: ChannelFilters
-) -> list[CollectionEntry]:
-    """Entries matching the date/duration/views filters (unknown values do not match)."""
-    out: list[CollectionEntry] = []
-    for entry in entries:
-        date = entry.upload_date
-        if (filters.date_after or filters.date_before) and date is None:
-            continue
-        if date is not None and (
-            (filters.date_after and date < filters.date_after)
-            or (filters.date_before and date > filters.date_before)
-        ):
-            continue
-        if not _within(entry.duration, filters.min_duration, filters.max_duration):
-            continue
-        if not _within(entry.view_count, filters.min_views, filters.max_views):
-            continue
-        out.append(entry)
-        if filters.max_items is not None and len(out) >= filters.max_items:
-            break
-    return out

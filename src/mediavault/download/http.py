@@ -337,6 +337,7 @@ class HttpDownload:
                 chunks.append(chunk)
                 buffered += len(chunk)
                 seg.pos += len(chunk)
+                self.tracker.add(len(chunk))  # progress as bytes arrive, not per write
                 if buffered >= WRITE_BUFFER:
                     await self._write(chunks, start)
                     chunks, buffered, start = [], 0, seg.pos
@@ -372,7 +373,6 @@ class HttpDownload:
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         await self._part.write_at(data, offset)
         self._state.done.add(offset, offset + len(data))
-        self.tracker.add(len(data))
 
     async def _supervise(self) -> None:
         """Cancellation, progress, periodic state saves and the connection ramp-up."""

@@ -17,9 +17,10 @@ _WINDOW_S = 3.0
 class ProgressTracker:
     """Counts bytes as they land and reports at most every ``interval`` seconds.
 
-    ``downloaded`` counts bytes present in the output (resumed bytes included), so a
-    resumed download starts its bar where the last run stopped; the speed only counts
-    bytes fetched in this run.
+    ``downloaded`` counts bytes received for the output (resumed bytes included), so a
+    resumed download starts its bar where the last run stopped; engines count a chunk
+    as it arrives, not when their write buffer is flushed, so a file smaller than the
+    buffer still shows its progress. The speed only counts bytes fetched in this run.
     """
 
     def __init__(

@@ -44,10 +44,10 @@ async def stream_whole(
     async for chunk in iter_body(response, stall_timeout):
         chunks.append(chunk)
         buffered += len(chunk)
+        tracker.add(len(chunk))  # progress as bytes arrive, not per write
         if buffered >= WRITE_BUFFER:
             await part.write_at(b"".join(chunks), pos, hasher)
             pos += buffered
-            tracker.add(buffered)
             chunks, buffered = [], 0
         if cancel is not None and cancel.is_set():
             raise CancelledError_("download cancelled")
@@ -55,7 +55,6 @@ async def stream_whole(
     if chunks:
         await part.write_at(b"".join(chunks), pos, hasher)
         pos += buffered
-        tracker.add(buffered)
     if expected is not None and pos != expected:
         raise IntegrityError(f"got {pos} bytes from {response.url}, Content-Length said {expected}")
     await part.sync()

@@ -15,9 +15,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from mediavault.errors import InputError, SkippedError, error_for_code
+from mediavault.filters import EntryFilters, matches
 from mediavault.jobs.handlers import JobContext, register_handler
 from mediavault.jobs.tables import Credential
 from mediavault.models import (
@@ -141,6 +143,7 @@ async def download(ctx: JobContext) -> dict[str, Any]:
             results = await client.download(ctx.job.url, options, **kwargs)
         else:
             raise InputError("a download job needs a url")
+    await ctx.flush_progress()  # the final byte count, before the job completes
     if results and not ctx.job.title:
         await ctx.update(title=results[0].title, platform=results[0].platform)
     return summarize(results)
@@ -157,30 +160,50 @@ def _child_spec(entry: MediaItem | CollectionEntry) -> dict[str, Any]:
 
 
 async def expand_collection(ctx: JobContext) -> dict[str, Any]:
-    """Playlist and channel jobs: one child download job per (selected) entry."""
+    """Playlist and channel jobs: one child download job per (selected) entry.
+
+    ``options.playlist_items`` picks by position among all entries; then the filters in
+    ``payload["filters"]`` (``mediavault.filters.EntryFilters``: dates, duration, views,
+    ``max_items``, ``strict``) decide, so an entry whose metadata does not tell is taken
+    unless ``strict``. The count taken is part of the saved cursor, so ``max_items``
+    holds across a resumed expansion.
+    """
     if not ctx.job.url:
         raise InputError(f"a {ctx.job.kind} job needs a url")
     options = DownloadOptions.model_validate(ctx.job.options or {})
     wanted = parse_items(options.playlist_items)
     last_wanted = max(wanted) if wanted else None
+    filters = _filters(ctx)
     state = dict(ctx.job.expand_cursor or {})
     index = int(state.get("index", 0))
+    taken = int(state.get("taken", 0))
     page: list[dict[str, Any]] = []
     async with job_client(ctx) as client:
         async for entry, cursor in client.entries(ctx.job.url, state.get("adapter")):
             ctx.check_cancelled()
             index += 1
-            if wanted is None or index in wanted:
+            if (wanted is None or index in wanted) and matches(entry, filters):
                 page.append(_child_spec(entry))
-            state = {"index": index, "adapter": cursor}
+                taken += 1
+            state = {"index": index, "adapter": cursor, "taken": taken}
             if len(page) >= PAGE:
                 await ctx.expand(page, state)
                 page = []
-            if last_wanted is not None and index >= last_wanted:
+            if (last_wanted is not None and index >= last_wanted) or (
+                filters.max_items is not None and taken >= filters.max_items
+            ):
                 break
     if page or state != (ctx.job.expand_cursor or {}):
         await ctx.expand(page, state)
     return ctx.wait_for_children(ctx.job.items_total or 0)
+
+
+def _filters(ctx: JobContext) -> EntryFilters:
+    raw = (ctx.job.payload or {}).get("filters") or {}
+    try:
+        return EntryFilters.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(f"invalid channel filters: {exc.errors()[0]['msg']}") from exc
 
 
 register_handler(JobKind.PLAYLIST, host_limited=False)(expand_collection)
@@ -201,4 +224,3 @@ async def expand_batch(ctx: JobContext) -> dict[str, Any]:
         specs = [{"kind": JobKind.DOWNLOAD.value, "url": url} for url in chunk]
         await ctx.expand(specs, {"offset": offset})
     return ctx.wait_for_children(len(urls))
-

@@ -31,7 +31,10 @@ DOWNLOADS = 10
 DURATION = "15s"
 CONNECTIONS = 10
 THREADS = 2
-DOWNLOAD_SECONDS = 60  # origin throttled so each download outlasts the measurement
+# Realistic transfers: 1 MB/s per connection (a real origin, not saturated loopback),
+# 10 at once; 96 MB files (sparse: no disk cost at the origin) outlast the measurement.
+DOWNLOAD_RATE = 1_000_000
+DOWNLOAD_SIZE = 96 * 1024 * 1024
 TARGET_MS = 25.0
 LUA = """
 done = function(summary, latency, requests)
@@ -108,11 +111,13 @@ def main() -> None:
     server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env)
     served = data / "origin"  # distinct files: distinct items, not one item ten times
     served.mkdir()
+    head = (media.root / "video.mp4").read_bytes()
     for n in range(DOWNLOADS):
-        shutil.copyfile(media.root / "video.mp4", served / f"video{n}.mp4")
+        with open(served / f"video{n}.mp4", "wb") as out:
+            out.write(head)
+            out.truncate(DOWNLOAD_SIZE)
     origin = Origin(served)
-    size = (served / "video0.mp4").stat().st_size
-    origin.throttle["/video"] = max(1024, size // DOWNLOAD_SECONDS)
+    origin.throttle["/video"] = DOWNLOAD_RATE
     script = data / "p95.lua"
     script.write_text(LUA)
     base = f"http://127.0.0.1:{port}/api/v1"
@@ -144,15 +149,18 @@ def main() -> None:
                 "GET /api/v1/health": wrk(binary, f"{base}/health", key, script),
             }
             still = len(client.get("/jobs", params={"status": "running"}).json()["items"])
+            load = os.getloadavg()
     finally:
         server.terminate()
         server.wait(30)
         origin.stop()
         shutil.rmtree(data, ignore_errors=True)
-    write_report(results, running_at_start, still)
+    write_report(results, running_at_start, still, load)
 
 
-def write_report(results: dict[str, dict[str, float]], start: int, end: int) -> None:
+def write_report(
+    results: dict[str, dict[str, float]], start: int, end: int, load: tuple[float, ...]
+) -> None:
     lines = [
         "# API latency under load",
         "",
@@ -172,10 +180,26 @@ def write_report(results: dict[str, dict[str, float]], start: int, end: int) -> 
         )
     lines += [
         "",
-        "Notes: the API and the embedded worker share one process and event loop here (the",
-        "default `mediavault serve`), so the 10 transfers compete with request handling; the",
-        "machine's 2 cores were also shared with other work while this ran. Each request pays",
-        "an API-key lookup (2 queries) and a job read on SQLite through a thread pool.",
+        f"Downloads: {DOWNLOADS} at once, {DOWNLOAD_SIZE // 2**20} MB files, origin throttled "
+        f"to {DOWNLOAD_RATE / 1e6:.0f} MB/s per connection (a realistic remote server, not "
+        "saturated loopback).",
+        f"Machine load average at the end (1/5/15 min): {load[0]:.2f} / {load[1]:.2f} / "
+        f"{load[2]:.2f}; the 2 cores were shared with other engineers' work.",
+        "",
+        "What `mediavault serve` does to keep the API fast while downloads run:",
+        "- the embedded worker runs in a child process (`MEDIAVAULT_EMBEDDED_WORKER=process`,",
+        "  the default): transfers, progress writes and post-processing no longer share the",
+        "  API's event loop and GIL; job events are relayed to the API's bus over a pipe;",
+        "- the API runs on uvloop + httptools, without uvicorn's duplicate access log;",
+        "- verified API keys are cached in memory for `MEDIAVAULT_AUTH_CACHE_SECONDS` (5 s):",
+        "  a revoke or user change through the API applies at once, one made elsewhere (CLI,",
+        "  another node) within 5 s;",
+        "- `/health` probes (database, queue, storage write, ffmpeg) run at most once per",
+        "  `MEDIAVAULT_HEALTH_CACHE_SECONDS` (1 s); callers get the last result while one",
+        "  refresh runs (only the very first call waits for a probe).",
+        "",
+        "Before these changes (same benchmark, worker on the API's loop, transfers throttled",
+        "to finish in ~60 s): download status p95 251 ms, health p95 139 ms.",
     ]
     text = "\n".join(lines) + "\n"
     (REPO / "benchmarks" / "README-api.md").write_text(text)

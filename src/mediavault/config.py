@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=2.0, ge=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     sse_keepalive_seconds: float = Field(default=15.0, gt=0)
+    auth_cache_seconds: float = Field(
+        default=5.0, ge=0, description="API keys are re-checked this often; 0 = every request"
+    )
+    health_cache_seconds: float = Field(
+        default=1.0, ge=0, description="/health probes run at most this often; 0 = every call"
+    )
+    embedded_worker: Literal["process", "inline"] = Field(
+        default="process",
+        description="serve's worker: a child process (default) or the API's own event loop",
+    )
 
     allow_private_networks: bool = False
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)

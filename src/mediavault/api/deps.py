@@ -18,9 +18,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from mediavault import accounts
+from mediavault.api.authcache import LOCAL_ADMIN
 from mediavault.api.state import Services
 from mediavault.config import Settings
 from mediavault.errors import AuthError, ForbiddenError
@@ -37,6 +39,7 @@ __all__ = [
     "StreamUser",
     "WriteSessionDep",
     "authenticate",
+    "authenticate_cached",
 ]
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey")
@@ -96,14 +99,43 @@ def authenticate(services: Services, session: Session, credential: str | None) -
     raise AuthError("invalid or revoked API key")
 
 
-def current_user(
+def _authenticate_fresh(services: Services, credential: str | None) -> User:
+    with services.db.sessionmaker() as session:
+        user = authenticate(services, session, credential)
+        session.expunge(user)
+    slot = _cache_slot(services, credential)
+    if slot is not None:
+        services.auth_cache.put(slot, user)
+    return user
+
+
+def _cache_slot(services: Services, credential: str | None) -> str | None:
+    """What a verified caller is cached under: API keys and the auth=none admin only
+    (a JWT carries its own expiry, so it is checked every time)."""
+    if services.settings.auth == "none":
+        return LOCAL_ADMIN
+    if credential and credential.startswith(accounts.KEY_PREFIX):
+        return credential
+    return None
+
+
+async def authenticate_cached(services: Services, credential: str | None) -> User:
+    """``authenticate`` with the short-lived key cache (``api.authcache``) in front."""
+    slot = _cache_slot(services, credential)
+    if slot is not None:
+        user = services.auth_cache.get(slot)
+        if user is not None:
+            return user
+    return await run_in_threadpool(_authenticate_fresh, services, credential)
+
+
+async def current_user(
     services: ServicesDep,
-    session: SessionDep,
     api_key: Annotated[str | None, Depends(_api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     credential = api_key or (bearer.credentials if bearer is not None else None)
-    return authenticate(services, session, credential)
+    return await authenticate_cached(services, credential)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -118,17 +150,14 @@ def admin_user(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(admin_user)]
 
 
-def stream_user(conn: HTTPConnection, services: ServicesDep) -> User:
+async def stream_user(conn: HTTPConnection, services: ServicesDep) -> User:
     """Caller of SSE/WebSocket endpoints: headers as usual, or ``?token=``."""
     credential = conn.headers.get("x-api-key")
     authorization = conn.headers.get("authorization", "")
     if not credential and authorization.lower().startswith("bearer "):
         credential = authorization[7:].strip()
     credential = credential or conn.query_params.get("token")
-    with services.db.sessionmaker() as session:
-        user = authenticate(services, session, credential)
-        session.expunge(user)
-        return user
+    return await authenticate_cached(services, credential)
 
 
 StreamUser = Annotated[User, Depends(stream_user)]

@@ -5,7 +5,9 @@ Built once by ``create_app`` and reached from requests through ``api.deps``.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -14,6 +16,7 @@ from mediavault.errors import ConfigError
 from mediavault.jobs.db import Database
 
 if TYPE_CHECKING:
+    from mediavault.api.authcache import AuthCache
     from mediavault.api.metrics import Metrics
     from mediavault.api.ratelimit import RateLimiter
     from mediavault.jobs.events import EventBus
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
     from mediavault.services import JobService
     from mediavault.storage.base import StorageBackend
 
-__all__ = ["Services", "check_bind", "is_loopback_host"]
+__all__ = ["HealthState", "Services", "check_bind", "is_loopback_host"]
 
 
 def is_loopback_host(host: str) -> bool:
@@ -44,6 +47,16 @@ def check_bind(settings: Settings, host: str | None = None) -> None:
         )
 
 
+@dataclass
+class HealthState:
+    """The last /health outcome (JSON body, status) and when it goes stale."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    result: tuple[bytes, int] | None = None
+    expires: float = 0.0
+    refreshing: asyncio.Task[None] | None = None  # the one probe running now, if any
+
+
 class Services:
     """Process-wide service objects; the expensive ones are created on first use."""
 
@@ -51,6 +64,7 @@ class Services:
         self.settings = settings
         self.db = database or Database(settings)
         self.local_admin_id: str | None = None
+        self.health = HealthState()
 
     @cached_property
     def jobs(self) -> JobService:
@@ -83,6 +97,12 @@ class Services:
         if url and url.startswith("redis"):  # shared by every API process
             return RedisRateLimiter(per_minute, url)
         return RateLimiter(per_minute)
+
+    @cached_property
+    def auth_cache(self) -> AuthCache:
+        from mediavault.api.authcache import AuthCache
+
+        return AuthCache(self.settings.auth_cache_seconds)
 
     @cached_property
     def metrics(self) -> Metrics:

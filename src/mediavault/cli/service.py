@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import typer
 
@@ -34,34 +38,69 @@ def serve(
     settings = _settings(host=host, port=port)
     _configure_logging(settings)
     try:
-        asyncio.run(_serve(settings, with_worker=not no_worker))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(_serve(settings, with_worker=not no_worker))
     except MediavaultError as exc:
         raise fail(exc) from exc
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop for the API when installed (it is, with uvicorn[standard])."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises a caught SIGTERM when ``serve`` returns, which would kill
+        this process before the worker (child) is stopped; ``_serve`` handles signals."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server
+
+
 async def _serve(settings: Settings, *, with_worker: bool) -> None:
+    """The API; the embedded worker runs in a child process (``embedded_worker=process``,
+    the default) or on this event loop (``inline``); with --no-worker only the reaper."""
     import uvicorn
 
     from mediavault.api.app import create_app
+    from mediavault.api.embedded import WorkerProcess
     from mediavault.jobs.engine import Engine
     from mediavault.jobs.reaper import Reaper
     from mediavault.services import run_embedded_worker
 
     engine = await asyncio.to_thread(Engine.open, settings)  # migrates the database first
     stop = asyncio.Event()
-    if with_worker:
-        background = asyncio.create_task(run_embedded_worker(settings, stop=stop, engine=engine))
-    else:
+    background: asyncio.Task[None]
+    if not with_worker:
         background = asyncio.create_task(Reaper(engine).run(stop))
+    elif settings.embedded_worker == "process":
+        background = asyncio.create_task(WorkerProcess(settings).run(stop))
+    else:
+        background = asyncio.create_task(run_embedded_worker(settings, stop=stop, engine=engine))
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        access_log=False,  # the API middleware writes one structured line per request
         lifespan="on",
     )
+    server = _server_class()(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.handle_exit, sig, None)
     try:
-        await uvicorn.Server(config).serve()  # returns on SIGINT/SIGTERM
+        await server.serve()  # returns on SIGINT/SIGTERM
     finally:
         stop.set()
         await asyncio.gather(background, return_exceptions=True)

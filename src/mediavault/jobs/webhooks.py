@@ -157,6 +157,10 @@ class WebhookDispatcher:
     async def _fan_out(self, event: Event, user_id: str | None) -> None:
         if user_id is None:
             return
+        if event.type == EventType.PROGRESS and not await asyncio.to_thread(
+            self._wants_progress, user_id
+        ):
+            return  # the common case, several times a second per job: no write transaction
         targets, notify = await asyncio.to_thread(self._targets, event, user_id)
         for target in targets:
             self._spawn(target)
@@ -169,6 +173,17 @@ class WebhookDispatcher:
             )
 
     # database work (threads) ---------------------------------------------------------
+
+    def _wants_progress(self, user_id: str) -> bool:
+        """Whether any active webhook of the user asked for progress events (read only;
+        progress never goes to a job's own webhook_url nor to notifications)."""
+        with self.db.sessionmaker() as session:
+            hooks = session.scalars(
+                select(Webhook.events).where(
+                    Webhook.user_id == user_id, Webhook.active.is_(True)
+                )
+            )
+            return any(EventType.PROGRESS.value in (events or []) for events in hooks)
 
     def _targets(
         self, event: Event, user_id: str

@@ -3,11 +3,12 @@
     python -m mediavault.jobs.worker [--concurrency N]     (same as `mediavault worker`)
 
 At most ``concurrency`` jobs run at once per worker, and at most
-``settings.host_concurrency`` per host across all workers (``HostLimiter``). Each
-running job has a supervisor task, independent of the transfer, that renews the lease
-every ``heartbeat_seconds``, flushes progress (≤ 4/s) and turns a cancel request into
-``ctx.cancel`` and, after a short grace, cancellation of the handler task. Each worker
-also runs the reaper (safe with any number of them).
+``settings.host_concurrency`` per host across all workers (``HostLimiter``); a job and
+its host slot are claimed in one transaction. One supervisor loop per worker,
+independent of the transfers, renews all its leases (and host slots) with one UPDATE
+every ``heartbeat_seconds``, flushes progress (≤ 4/s per job) and turns a cancel
+request into ``ctx.cancel`` and, after a short grace, cancellation of the handler task.
+Each worker also runs the reaper (safe with any number of them).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import signal
 import socket
 import time
@@ -35,7 +35,7 @@ from mediavault.jobs.engine import Engine
 from mediavault.jobs.handlers import HandlerSpec, JobContext, handler_for, load_handlers
 from mediavault.jobs.reaper import Reaper
 from mediavault.jobs.store import backoff_delay
-from mediavault.jobs.tables import Job, utcnow
+from mediavault.jobs.tables import Job
 from mediavault.models import JobStatus
 
 __all__ = ["Worker", "main", "run_worker"]
@@ -44,15 +44,25 @@ log = logging.getLogger("mediavault.worker")
 
 PROGRESS_INTERVAL = 0.25  # ≤ 4 progress writes/events per second per job
 CANCEL_GRACE = 0.5  # after ctx.cancel is set, the handler task is cancelled this much later
-HOST_RETRY_DELAY = (0.5, 1.5)
 
 
 class _Supervision:
-    """What the supervisor learned while the handler ran."""
+    """A running job as the worker's supervisor loop sees it, and what it learned."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, ctx: JobContext, handler: asyncio.Task[dict[str, Any]], slot: int | None
+    ) -> None:
+        self.ctx = ctx
+        self.handler = handler
+        self.slot = slot
         self.lease_lost = False
         self.cancel_requested = False
+        self.cancel_at: float | None = None
+
+    def lose_lease(self) -> None:
+        self.lease_lost = True
+        self.ctx.cancel.set()
+        self.handler.cancel()
 
 
 class Worker:
@@ -71,7 +81,8 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.run_reaper = run_reaper
         self._closing = False
-        self._running: dict[str, tuple[JobContext, asyncio.Task[dict[str, Any]]]] = {}
+        self._running: dict[str, _Supervision] = {}
+        self._supervisor: asyncio.Task[None] | None = None
         self._later: set[asyncio.Task[None]] = set()
         self._dequeue_pool = ThreadPoolExecutor(1, thread_name_prefix="mediavault-dequeue")
 
@@ -86,7 +97,8 @@ class Worker:
         tasks: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
-                await slots.acquire()
+                if not await _acquire_unless_stopped(slots, stop):
+                    break  # all slots busy until stop: do not wait for a job to finish
                 job_id = await loop.run_in_executor(
                     self._dequeue_pool, self.engine.dispatcher.dequeue, 0.5
                 )
@@ -101,11 +113,14 @@ class Worker:
                 task.add_done_callback(lambda _t: slots.release())
         finally:
             self._closing = True
-            for ctx, handler in list(self._running.values()):
-                ctx.cancel.set()
-                handler.cancel()
+            for sup in list(self._running.values()):
+                sup.ctx.cancel.set()
+                sup.handler.cancel()
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
+            if self._supervisor is not None:
+                self._supervisor.cancel()
+                await asyncio.gather(self._supervisor, return_exceptions=True)
             for later in list(self._later):
                 later.cancel()
             if reaper is not None:
@@ -137,31 +152,24 @@ class Worker:
 
     async def run_job(self, job_id: str) -> None:
         """Claim ``job_id`` if it is runnable here and now, run it, record the outcome."""
-        job = await self.store.get(job_id)
-        if job is None or job.status != JobStatus.QUEUED.value:
-            return
         if self._closing:
-            await self.engine.send([job])
+            job = await self.store.get(job_id)
+            if job is not None and job.status == JobStatus.QUEUED.value:
+                await self.engine.send([job])
             return
-        if job.next_run_at > utcnow():
-            return  # not due (a retry backoff): the reaper sends it again when it is
+        # One transaction claims the job and, for host-limited kinds, a host slot; a job
+        # that is not runnable now (taken, not due, cancelled) comes back as None.
+        claim = await self.engine.claim(job_id, self.worker_id, _host_limited)
+        job, slot = claim.job, claim.slot
+        if job is None or job.lease_token is None:
+            return
         try:
-            spec = handler_for(job.kind)
-        except MediavaultError as exc:
-            token = await self.store.claim(job_id, self.worker_id)
-            if token is not None:
-                await self.store.fail(job_id, token, exc)
-            return
-        slot = None
-        if spec.host_limited and job.host:
-            slot = await self.engine.limits.acquire(job.host, job.id)
-            if slot is None:
-                await self.engine.defer_for_host(job.id, random.uniform(*HOST_RETRY_DELAY))
+            try:
+                spec = handler_for(job.kind)
+            except MediavaultError as exc:
+                await self.store.fail(job.id, job.lease_token, exc)
                 return
-        try:
-            claimed = await self.store.claim_job(job_id, self.worker_id)
-            if claimed is not None and claimed.lease_token is not None:
-                await self._execute(claimed, claimed.lease_token, spec, slot)
+            await self._execute(job, job.lease_token, spec, slot)
         finally:
             if slot is not None and job.host:
                 await self.engine.limits.release(job.host, slot, job.id)
@@ -176,15 +184,13 @@ class Worker:
         if job.attempts > 1:
             await ctx.log(f"attempt {job.attempts}/{job.max_attempts} on {self.worker_id}")
         handler = asyncio.create_task(spec.fn(ctx))
-        self._running[job.id] = (ctx, handler)
-        seen = _Supervision()
-        supervisor = asyncio.create_task(self._supervise(ctx, handler, slot, seen))
+        seen = self._running[job.id] = _Supervision(ctx, handler, slot)
+        if self._supervisor is None or self._supervisor.done():
+            self._supervisor = asyncio.create_task(self._supervise())
         try:
             await asyncio.wait({handler})
         finally:
             self._running.pop(job.id, None)
-            supervisor.cancel()
-            await asyncio.gather(supervisor, return_exceptions=True)
         if seen.lease_lost:
             log.warning("job %s: lease lost; its new owner records the outcome", job.id)
             return
@@ -196,43 +202,60 @@ class Worker:
         if job.parent_id:
             await self.store.refresh_parent(job.parent_id)
 
-    async def _supervise(
-        self,
-        ctx: JobContext,
-        handler: asyncio.Task[dict[str, Any]],
-        slot: int | None,
-        seen: _Supervision,
-    ) -> None:
-        job_id, host = ctx.job.id, ctx.job.host
+    async def _supervise(self) -> None:
+        """One loop for every running job of this worker (no task or thread per job).
+
+        Flushes progress (≤ 4/s per job), renews all leases and host slots with one
+        UPDATE each per heartbeat, and turns a cancel request into ``ctx.cancel`` and,
+        after a short grace, cancellation of the handler task.
+        """
         beat_every = self.settings.heartbeat_seconds
         last_beat = time.monotonic()
-        cancel_at: float | None = None
-        while not handler.done():
-            await asyncio.wait({handler}, timeout=min(PROGRESS_INTERVAL, beat_every))
-            if handler.done():
-                return
+        while True:
+            await asyncio.sleep(min(PROGRESS_INTERVAL, beat_every))
+            running = [sup for sup in self._running.values() if not sup.handler.done()]
+            flushed = await asyncio.gather(
+                *(self._flush_progress(sup) for sup in running), return_exceptions=True
+            )
+            for error in flushed:
+                if isinstance(error, Exception):
+                    log.error("progress write failed", exc_info=error)
             try:
-                progress = ctx.take_progress()
-                if progress is not None:
-                    await self.store.report_progress(job_id, ctx.token, progress)
                 if time.monotonic() - last_beat >= beat_every:
                     last_beat = time.monotonic()
-                    if await self.store.heartbeat(job_id, ctx.token):
-                        seen.cancel_requested = True
-                    if slot is not None and host:
-                        await self.engine.limits.renew(host, slot, job_id)
-            except LeaseLostError:
-                seen.lease_lost = True
-                ctx.cancel.set()
-                handler.cancel()
-                return
+                    await self._heartbeat(running)
             except Exception:  # the database blinked: keep going, the lease has slack
-                log.exception("job %s: heartbeat failed", job_id)
-            if seen.cancel_requested and cancel_at is None:
-                ctx.cancel.set()
-                cancel_at = time.monotonic() + CANCEL_GRACE
-            if cancel_at is not None and time.monotonic() >= cancel_at:
-                handler.cancel()
+                log.exception("heartbeat failed")
+            now = time.monotonic()
+            for sup in running:
+                if sup.cancel_requested and sup.cancel_at is None:
+                    sup.ctx.cancel.set()
+                    sup.cancel_at = now + CANCEL_GRACE
+                if sup.cancel_at is not None and now >= sup.cancel_at:
+                    sup.handler.cancel()
+
+    async def _flush_progress(self, sup: _Supervision) -> None:
+        progress = sup.ctx.take_progress()
+        if progress is None:
+            return
+        try:
+            await self.store.report_progress(sup.ctx.job.id, sup.ctx.token, progress)
+        except LeaseLostError:
+            if not sup.handler.done():  # done: the outcome is being recorded
+                sup.lose_lease()
+
+    async def _heartbeat(self, running: list[_Supervision]) -> None:
+        leases = {sup.ctx.job.id: sup.ctx.token for sup in running}
+        slot_jobs = [sup.ctx.job.id for sup in running if sup.slot is not None]
+        held = await self.store.heartbeat_many(leases, slot_jobs)
+        for sup in running:
+            if sup.handler.done():
+                continue
+            cancel = held.get(sup.ctx.job.id)
+            if cancel is None:
+                sup.lose_lease()
+            elif cancel:
+                sup.cancel_requested = True
 
     async def _record(
         self, ctx: JobContext, handler: asyncio.Task[dict[str, Any]], seen: _Supervision
@@ -282,6 +305,30 @@ class Worker:
             later.add_done_callback(self._later.discard)
             return
         await self.store.fail(job.id, token, error)
+
+
+def _host_limited(kind: str) -> bool:
+    try:
+        return handler_for(kind).host_limited
+    except MediavaultError:
+        return False  # unknown kind: claimed only to be failed
+
+
+async def _acquire_unless_stopped(slots: asyncio.Semaphore, stop: asyncio.Event) -> bool:
+    """Take a slot, or give up when ``stop`` is set first (False: no slot held)."""
+    acquire = asyncio.create_task(slots.acquire())
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({acquire, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not acquire.done():
+        acquire.cancel()
+        await asyncio.gather(acquire, return_exceptions=True)
+    if acquire.cancelled() or acquire.exception() is not None:
+        return False
+    if stop.is_set():
+        slots.release()
+        return False
+    return True
 
 
 async def run_worker(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, status
 
 from mediavault import accounts
-from mediavault.api.deps import CurrentUser, SessionDep, WriteSessionDep
+from mediavault.api.deps import CurrentUser, ServicesDep, SessionDep, WriteSessionDep
 from mediavault.api.schemas.accounts import KeyCreate, KeyCreated, KeyPublic
 from mediavault.errors import ForbiddenError
 from mediavault.jobs.tables import ApiKey
@@ -40,5 +40,9 @@ def create_key(body: KeyCreate, user: CurrentUser, session: WriteSessionDep) -> 
 
 
 @router.delete("/{key_id}", response_model=KeyPublic, summary="Revoke an API key")
-def revoke_key(key_id: str, user: CurrentUser, session: WriteSessionDep) -> ApiKey:
-    return accounts.revoke_key(session, key_id, owner=None if user.role == "admin" else user)
+def revoke_key(
+    key_id: str, user: CurrentUser, session: WriteSessionDep, services: ServicesDep
+) -> ApiKey:
+    key = accounts.revoke_key(session, key_id, owner=None if user.role == "admin" else user)
+    services.auth_cache.clear()  # this process stops accepting it now, others within the TTL
+    return key

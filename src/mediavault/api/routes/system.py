@@ -8,7 +8,6 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, text
 from starlette.concurrency import run_in_threadpool
 
@@ -75,13 +74,7 @@ def _ffmpeg(services: Services) -> Callable[[], Awaitable[str | None]]:
     return probe
 
 
-@router.get(
-    "/health",
-    response_model=HealthPublic,
-    summary="Database, queue, storage and ffmpeg checks (503 when one fails)",
-    responses={503: {"model": HealthPublic, "description": "a dependency is down"}},
-)
-async def health(services: ServicesDep) -> JSONResponse:
+async def _probe(services: Services) -> tuple[bytes, int]:
     results = await asyncio.gather(
         _timed("database", _database(services)),
         _timed("queue", _queue(services)),
@@ -91,7 +84,47 @@ async def health(services: ServicesDep) -> JSONResponse:
     checks = dict(results)
     ok = all(check.ok for check in checks.values())
     body = HealthPublic(status="ok" if ok else "degraded", version=VERSION, checks=checks)
-    return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503)
+    return body.model_dump_json().encode(), 200 if ok else 503
+
+
+async def _health(services: Services) -> tuple[bytes, int]:
+    """The checks' outcome, refreshed at most every ``health_cache_seconds``: a load
+    balancer or monitor polling many times a second shares one probe instead of each
+    call writing to storage and querying the database. Once there is a result, callers
+    never wait for a probe: a stale one is returned while a single refresh runs."""
+    ttl = services.settings.health_cache_seconds
+    if ttl <= 0:
+        return await _probe(services)
+    state = services.health
+    if state.result is None:  # the first call waits (and its concurrent callers with it)
+        async with state.lock:
+            if state.result is None:
+                await _refresh(services, ttl)
+    elif time.monotonic() >= state.expires and state.refreshing is None:
+        state.refreshing = asyncio.create_task(_refresh(services, ttl))
+    assert state.result is not None
+    return state.result
+
+
+async def _refresh(services: Services, ttl: float) -> None:
+    state = services.health
+    try:
+        state.result = await _probe(services)
+        state.expires = time.monotonic() + ttl
+    finally:
+        state.refreshing = None
+
+
+@router.get(
+    "/health",
+    response_model=HealthPublic,
+    summary="Database, queue, storage and ffmpeg checks (503 when one fails)",
+    description="Probes run at most every `MEDIAVAULT_HEALTH_CACHE_SECONDS` (default 1 s).",
+    responses={503: {"model": HealthPublic, "description": "a dependency is down"}},
+)
+async def health(services: ServicesDep) -> Response:
+    body, status = await _health(services)
+    return Response(body, status_code=status, media_type="application/json")
 
 
 @router.get(

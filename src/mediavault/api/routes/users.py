@@ -54,6 +54,7 @@ async def set_notifications(
         session.commit()
 
     await run_in_threadpool(save)
+    services.auth_cache.clear()  # cached callers carry the old targets otherwise
     return NotifyPublic(targets=[mask_notify_url(url) for url in body.urls])
 
 
@@ -87,20 +88,31 @@ def get_user(user_id: str, _: AdminUser, session: SessionDep) -> User:
 @router.patch(
     "/{user_id}", response_model=UserPublic, summary="Change role, quotas, password (admin)"
 )
-def update_user(user_id: str, body: UserUpdate, admin: AdminUser, session: WriteSessionDep) -> User:
+def update_user(
+    user_id: str,
+    body: UserUpdate,
+    admin: AdminUser,
+    session: WriteSessionDep,
+    services: ServicesDep,
+) -> User:
     user = accounts.get_user(session, user_id)
     changes = body.model_dump(exclude_unset=True)
     if user.id == admin.id and (changes.get("role") == "user" or changes.get("disabled")):
         raise ConflictError("an admin cannot demote or disable their own account")
-    return accounts.update_user(session, user, **changes)
+    updated = accounts.update_user(session, user, **changes)
+    services.auth_cache.clear()  # role, quotas and "disabled" apply to cached keys at once
+    return updated
 
 
 @router.delete(
     "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a user (admin)"
 )
-def delete_user(user_id: str, admin: AdminUser, session: WriteSessionDep) -> None:
+def delete_user(
+    user_id: str, admin: AdminUser, session: WriteSessionDep, services: ServicesDep
+) -> None:
     user = accounts.get_user(session, user_id)
     if user.id == admin.id:
         raise ConflictError("an admin cannot delete their own account")
     session.delete(user)
     session.commit()
+    services.auth_cache.clear()

@@ -49,6 +49,8 @@ def test_channel_filters_and_playlist_items() -> None:
         "4",
     ]
     assert ids(filter_entries(entries, ChannelFilters(max_items=2))) == ["1", "2"]
+    strict = ChannelFilters(date_after="20240201", strict=True)
+    assert ids(filter_entries(entries, strict)) == ["2", "3"]  # the unknown one is left out
     assert ids(select_items(entries, "1,3-4")) == ["1", "3", "4"]
     assert ids(select_items(entries, None)) == ["1", "2", "3", "4"]
 

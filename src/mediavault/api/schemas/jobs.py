@@ -131,6 +131,11 @@ class ChannelFilters(_In):
     min_views: int | None = Field(default=None, ge=0)
     max_views: int | None = Field(default=None, ge=0)
     max_items: int | None = Field(default=None, ge=1, le=100_000)
+    strict: bool = Field(
+        default=False,
+        description="leave out entries whose metadata lacks a filtered value "
+        "(by default they are kept)",
+    )
 
 
 class ChannelCreate(OptionsIn):

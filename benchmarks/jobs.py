@@ -3,7 +3,10 @@
 1. Queue latency (commit -> job running) p50/p95 on SQLite + SqliteHuey (embedded) and on
    PostgreSQL + Redis, with one idle worker process: jobs are submitted one at a time.
 2. Jobs/s for 1,000 tiny local-file jobs (copy 4 KiB via a temp name + rename) with 1 and
-   2 worker processes on PostgreSQL + Redis.
+   2 worker processes on PostgreSQL + Redis, with the CPU seconds per job spent in the
+   worker processes, PostgreSQL and Redis.
+3. ``python benchmarks/jobs.py cost``: the per-job cost inside one in-process worker
+   (SQL statements, transactions, estimated PostgreSQL round trips, Redis commands, CPU).
 
 Worker processes load this module for the ``bench_copy`` kind (``job_handler_modules``).
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and Redis on 127.0.0.1:6379.
@@ -46,7 +49,8 @@ async def bench_copy(ctx: JobContext) -> dict[str, Any]:
 
 def _env(settings: Any) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAVAULT_")}
-    env["PYTHONPATH"] = str(REPO)
+    # the caller's PYTHONPATH first (to benchmark another checkout's src), then the repo
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(REPO)]))
     env["MEDIAVAULT_ALLOWED_HOSTS"] = "127.0.0.1,localhost,::1"
     values = {
         "DATA_DIR": str(settings.data_dir),
@@ -125,23 +129,176 @@ async def latency(settings: Any, n: int = 200) -> tuple[float, float]:
         engine.close()
 
 
-async def throughput(settings: Any, workers: int, n: int = 1000) -> float:
-    from mediavault.jobs.engine import Engine
+def _cpu(procs: list[Any]) -> float:
+    """User + system CPU seconds used so far by ``procs`` (gone ones count 0)."""
+    import psutil
+
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _server_cpu() -> dict[str, dict[int, float]]:
+    """CPU seconds so far of each PostgreSQL and Redis server process (all backends).
+
+    Compare two snapshots with ``_cpu_delta``: backends that started in between (pools
+    connect lazily) count from zero.
+    """
+    import psutil
+
+    found: dict[str, dict[int, float]] = {"postgres": {}, "redis": {}}
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        name = proc.info["name"] or ""
+        times = proc.info["cpu_times"]
+        group = "postgres" if name.startswith("postgres") else "redis"
+        if times is not None and (name.startswith("postgres") or name.startswith("redis-s")):
+            found[group][proc.pid] = times.user + times.system
+    return found
+
+
+def _cpu_delta(before: dict[str, dict[int, float]]) -> dict[str, float]:
+    after = _server_cpu()
+    return {
+        group: sum(cpu - before[group].get(pid, 0.0) for pid, cpu in pids.items())
+        for group, pids in after.items()
+    }
+
+
+async def _submit(engine: Any, n: int) -> list[Any]:
     from mediavault.jobs.tables import Job, new_id
+
+    rows = [Job(id=new_id(), kind="bench_copy", status="queued", options={}) for _ in range(n)]
+    await engine.store.run(engine.store.write, lambda s: s.add_all(rows))
+    return rows
+
+
+async def throughput(settings: Any, workers: int, n: int = 1000) -> dict[str, float]:
+    """Jobs/s of ``workers`` worker processes, and CPU seconds per job by process group."""
+    import psutil
+
+    from mediavault.jobs.engine import Engine
 
     engine = Engine.open(settings)
     procs = _spawn(settings, workers)
     try:
         await asyncio.sleep(3)  # let the workers start and connect
-        rows = [Job(id=new_id(), kind="bench_copy", status="queued", options={}) for _ in range(n)]
-        await engine.store.run(engine.store.write, lambda s: s.add_all(rows))
+        rows = await _submit(engine, n)
+        groups = {"worker": [psutil.Process(p.pid) for p in procs], "driver": [psutil.Process()]}
+        before = {k: _cpu(v) for k, v in groups.items()}
+        servers = _server_cpu()
         start = time.monotonic()
         await engine.send(rows)
         await _wait_done(engine, n)
-        return n / (time.monotonic() - start)
+        elapsed = time.monotonic() - start
+        spent = {k: _cpu(v) - before[k] for k, v in groups.items()} | _cpu_delta(servers)
+        used = {k: v / n * 1000 for k, v in spent.items()}
+        return {"jobs_per_s": n / elapsed, **{f"{k}_ms": v for k, v in used.items()}}
     finally:
         _stop(procs)
         engine.close()
+
+
+async def cost(settings: Any, n: int = 500) -> dict[str, float]:
+    """Per-job cost in one in-process worker (concurrency 8): SQL, Redis, CPU.
+
+    Statements, pool checkouts, commits and rollbacks are counted with SQLAlchemy events
+    on the worker's engine only; PostgreSQL round trips are estimated as psycopg makes
+    them: a pre-ping per checkout, each statement, and BEGIN + COMMIT (or ROLLBACK) per
+    transaction (autocommit writes have neither). Redis commands come from ``INFO
+    commandstats`` (server-wide: other clients of the server add noise).
+    """
+    import psutil
+    import redis
+    from sqlalchemy import event
+
+    from mediavault.jobs.engine import Engine
+    from mediavault.jobs.worker import Worker
+
+    driver = Engine.open(settings)
+    engine = Engine.open(settings)
+    counts = {"checkouts": 0, "statements": 0, "begins": 0, "commits": 0, "rollbacks": 0}
+    sql = engine.database.engine
+
+    def bump(key: str) -> Any:
+        def listener(*_args: Any, **_kw: Any) -> None:
+            counts[key] += 1
+
+        return listener
+
+    event.listen(sql.pool, "checkout", bump("checkouts"))
+    event.listen(sql, "before_cursor_execute", bump("statements"))
+    event.listen(sql, "begin", bump("begins"))
+    event.listen(sql, "commit", bump("commits"))
+
+    def rollback(conn: Any) -> None:
+        # closing an autocommit connection "rolls back" without a round trip
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            counts["rollbacks"] += 1
+
+    event.listen(sql, "rollback", rollback)
+    client = redis.Redis.from_url(REDIS_URL)
+
+    def redis_calls() -> int:
+        stats = client.info("commandstats")
+        return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
+
+    async def work(count: int) -> float:
+        stop = asyncio.Event()
+        task = asyncio.create_task(Worker(engine, concurrency=8, run_reaper=False).run(stop))
+        t0 = time.monotonic()
+        try:
+            await _wait_done(driver, count)
+        finally:
+            stop.set()
+            await task
+        return time.monotonic() - t0
+
+    try:
+        await _submit(driver, 20)  # warm up: imports, connections, statement caches
+        await driver.send(await driver.store.run(driver.store.read, _queued))
+        await work(20)
+        rows = await _submit(driver, n)
+        await driver.send(rows)  # queued before the worker starts: only its work is timed
+        me = psutil.Process()
+        start = dict(counts)
+        cpu0 = _cpu([me])
+        servers = _server_cpu()
+        own0 = me.cpu_times()
+        redis0 = redis_calls()
+        elapsed = await work(n + 20)
+        redis1 = redis_calls()
+        own = me.cpu_times()
+        cpu = {"process": _cpu([me]) - cpu0} | _cpu_delta(servers)
+        used = {k: (counts[k] - start[k]) / n for k in counts}
+        # a pre-ping per checkout, each statement, BEGIN + COMMIT/ROLLBACK per transaction
+        # (autocommit writes have neither: SQLAlchemy reports no commit for them)
+        rt = used["checkouts"] + used["statements"] + 2 * (used["commits"] + used["rollbacks"])
+        return {
+            **used,
+            "pg_round_trips": rt,
+            "redis_commands": (redis1 - redis0 - 1) / n,
+            "jobs_per_s": n / elapsed,
+            **{f"{k}_cpu_ms": v / n * 1000 for k, v in cpu.items()},
+            "process_user_ms": (own.user - own0.user) / n * 1000,
+            "process_system_ms": (own.system - own0.system) / n * 1000,
+        }
+    finally:
+        engine.close()
+        driver.close()
+        client.close()
+
+
+def _queued(session: Any) -> list[Any]:
+    from sqlalchemy import select
+
+    from mediavault.jobs.tables import Job
+
+    return list(session.scalars(select(Job).where(Job.status == "queued")))
 
 
 def _pg_database() -> tuple[str, str]:
@@ -158,6 +315,18 @@ def _drop(name: str) -> None:
 
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def main_cost() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="mv-bench-jobs-"))
+    name, url = _pg_database()
+    try:
+        result = await cost(_settings(tmp, url))
+    finally:
+        _drop(name)
+        shutil.rmtree(tmp, ignore_errors=True)
+    for key, value in result.items():
+        print(f"{key:>32}: {value:8.2f}")
 
 
 async def main() -> None:
@@ -177,8 +346,12 @@ async def main() -> None:
                     p50, p95 = await latency(_settings(tmp, url))
                     rows.append(f"| {label} | p50 {p50:.1f} ms | p95 {p95:.1f} ms |")
                 else:
-                    rate = await throughput(_settings(tmp, url), int(fn))
-                    rows.append(f"| {label} | {rate:.0f} jobs/s | |")
+                    r = await throughput(_settings(tmp, url), int(fn))
+                    rows.append(
+                        f"| {label} | {r['jobs_per_s']:.0f} jobs/s | CPU ms/job: worker "
+                        f"{r['worker_ms']:.2f}, postgres {r['postgres_ms']:.2f}, redis "
+                        f"{r['redis_ms']:.2f}, driver {r['driver_ms']:.2f} |"
+                    )
             finally:
                 _drop(name)
     finally:
@@ -188,4 +361,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main_cost() if sys.argv[1:] == ["cost"] else main())

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
 from mediavault.config import Settings
@@ -30,7 +32,22 @@ from mediavault.models import JobStatus
 if TYPE_CHECKING:
     from mediavault.storage.base import StorageBackend
 
-__all__ = ["Engine"]
+__all__ = ["Claim", "Engine"]
+
+HOST_RETRY_DELAY = (0.5, 1.5)  # a job whose host is full is sent again this much later
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of ``Engine.claim``: the running job and its host slot, if any."""
+
+    job: Job | None = None
+    slot: int | None = None
+    host_busy: bool = False  # every slot of the job's host was taken: deferred
+
+
+class _HostBusyError(Exception):
+    """Rolls the claim back when no host slot is free."""
 
 
 class Engine:
@@ -67,6 +84,46 @@ class Engine:
 
     def close(self) -> None:
         self.database.dispose()
+
+    # claiming --------------------------------------------------------------------------
+
+    async def claim(
+        self, job_id: str, worker_id: str, host_limited: Callable[[str], bool]
+    ) -> Claim:
+        """Claim a queued, due job and, when ``host_limited(kind)``, a slot of its host.
+
+        One transaction: the conditional claim and the slot insert commit together, so a
+        job never runs without its slot and a busy host costs no attempt (the claim is
+        rolled back and the job deferred for a moment). ``Claim.job`` is None when the
+        job is not runnable now (already taken, not due, cancelled, gone).
+        """
+        try:
+            job, slot = await self.store.run(self._claim, job_id, worker_id, host_limited)
+        except _HostBusyError:
+            await self.defer_for_host(job_id, random.uniform(*HOST_RETRY_DELAY))
+            return Claim(host_busy=True)
+        return Claim(job, slot)
+
+    def _claim(
+        self, job_id: str, worker_id: str, host_limited: Callable[[str], bool]
+    ) -> tuple[Job | None, int | None]:
+        """Claim (and slot) in one transaction, then the started event: one thread hop."""
+        job, slot = self.store.write_core(
+            functools.partial(self._claim_in, job_id, worker_id, host_limited)
+        )
+        self.store.emit(job)
+        return job, slot
+
+    def _claim_in(
+        self, job_id: str, worker_id: str, host_limited: Callable[[str], bool], conn: Connection
+    ) -> tuple[Job | None, int | None]:
+        job = self.store.claim_in(job_id, worker_id, conn)
+        if job is None or not job.host or not host_limited(job.kind):
+            return job, None
+        slot = self.limits.acquire_in(conn, job.host, job.id)
+        if slot is None:
+            raise _HostBusyError(job_id)
+        return job, slot
 
     # sending ---------------------------------------------------------------------------
 

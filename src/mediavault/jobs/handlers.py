@@ -95,18 +95,34 @@ class JobContext:
         self.waiting_for_children: int | None = None
         self._progress_lock = threading.Lock()
         self._latest: Progress | None = None
+        self._items: dict[str, Progress] = {}
+        self._floor = job.downloaded_bytes or 0  # what the job reported before: never less
 
     # progress and logs -----------------------------------------------------------------
 
     def progress(self, progress: Progress) -> None:
-        """Record the newest progress (any thread); the worker flushes it ≤ 4 times/s."""
+        """Record the newest progress (any thread); the worker flushes it ≤ 4 times/s.
+
+        A job downloading several items reports their sum. ``downloaded_bytes`` never
+        goes down within a job (a transfer that starts over holds at the count reached
+        until it passes it again), so every consumer sees a monotonic count.
+        """
         with self._progress_lock:
-            self._latest = progress
+            self._items[progress.item_id] = progress
+            self._latest = _job_progress(progress, list(self._items.values()), self._floor)
+            self._floor = self._latest.downloaded_bytes
 
     def take_progress(self) -> Progress | None:
         with self._progress_lock:
             latest, self._latest = self._latest, None
             return latest
+
+    async def flush_progress(self) -> None:
+        """Write the newest progress now: a handler's last report (the final byte count)
+        must reach the job before the worker records the outcome."""
+        latest = self.take_progress()
+        if latest is not None:
+            await self.store.report_progress(self.job.id, self.token, latest)
 
     async def log(self, message: str, level: str = "info") -> None:
         await self.store.log(self.job.id, level, message)
@@ -156,3 +172,16 @@ class JobContext:
         """End the handler with this: the job completes when its children have all ended."""
         self.waiting_for_children = items_total
         return {"children": items_total}
+
+
+def _job_progress(newest: Progress, items: list[Progress], floor: int) -> Progress:
+    """The job's progress from the newest report and the latest one of every item."""
+    done = sum(p.downloaded_bytes for p in items)
+    totals = [p.total_bytes for p in items]
+    total = None if any(t is None for t in totals) else sum(t for t in totals if t is not None)
+    update: dict[str, Any] = {"downloaded_bytes": max(done, floor), "total_bytes": total}
+    if len(items) > 1:
+        speeds = [p.speed for p in items if p.speed and p.status == "downloading"]
+        update["speed"] = sum(speeds) if speeds else None
+        update["eta"] = None
+    return newest.model_copy(update=update)

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import Connection, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from mediavault.config import Settings
 from mediavault.jobs.store import JobStore
@@ -32,12 +31,15 @@ class HostLimiter:
 
     async def acquire(self, host: str, job_id: str) -> int | None:
         """A free slot number for ``job_id`` on ``host``, or None when all are taken."""
-        return await self.store.run(self.store.write, lambda s: self._acquire(s, host, job_id))
+        return await self.store.run(
+            self.store.write_core, lambda c: self.acquire_in(c, host, job_id)
+        )
 
-    def _acquire(self, session: Session, host: str, job_id: str) -> int | None:
+    def acquire_in(self, conn: Connection, host: str, job_id: str) -> int | None:
+        """``acquire`` inside the caller's transaction (``Engine.claim``)."""
         now = utcnow()
         expires = now + timedelta(seconds=self.settings.lease_seconds)
-        dialect = session.get_bind().dialect.name
+        dialect = conn.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         for slot in range(self.limit_for(host)):
             stmt = (
@@ -45,7 +47,7 @@ class HostLimiter:
                 .values(host=host, slot=slot, job_id=job_id, lease_expires_at=expires)
                 .on_conflict_do_nothing()
             )
-            if session.execute(stmt).rowcount == 1:  # type: ignore[attr-defined]
+            if conn.execute(stmt).rowcount == 1:
                 return slot
             takeover = (
                 update(HostSlot)
@@ -57,7 +59,7 @@ class HostLimiter:
                 .values(job_id=job_id, lease_expires_at=expires)
                 .execution_options(synchronize_session=False)
             )
-            if session.execute(takeover).rowcount == 1:  # type: ignore[attr-defined]
+            if conn.execute(takeover).rowcount == 1:
                 return slot
         return None
 

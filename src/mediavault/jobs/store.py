@@ -13,20 +13,31 @@ import asyncio
 import builtins
 import functools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    and_,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ClauseElement
 
 from mediavault.config import Settings
 from mediavault.errors import LeaseLostError, MediavaultError
 from mediavault.jobs.events import EventBus, event_for
+from mediavault.jobs.hotpath import CLAIM, HEARTBEAT, RENEW_SLOTS, job_from_row, leased_statement
 from mediavault.jobs.tables import Job, JobLog, new_id, utcnow
 from mediavault.models import EventType, JobKind, JobStatus, Progress
 
@@ -44,7 +55,6 @@ _EVENT_FOR_STATUS = {
     JobStatus.SKIPPED: EventType.SKIPPED,
 }
 _EXECUTOR = ThreadPoolExecutor(max_workers=16, thread_name_prefix="mediavault-db")
-
 
 def backoff_delay(settings: Settings, attempt: int, retry_after: float | None = None) -> float:
     """Exponential backoff with ±25 % jitter for the ``attempt``-th failure (1-based)."""
@@ -93,8 +103,15 @@ class JobStore:
     ) -> None:
         self._sm = sessionmaker
         self._wsm = write_sessionmaker or sessionmaker
+        self._write_bind: Engine = self._wsm.kw["bind"]
+        # PostgreSQL runs single-statement writes in autocommit (no BEGIN/COMMIT round
+        # trips); SQLite keeps its BEGIN IMMEDIATE transaction.
+        self._single_bind: Engine | None = None
+        if self._write_bind.dialect.name == "postgresql":
+            self._single_bind = self._write_bind.execution_options(isolation_level="AUTOCOMMIT")
         self.settings = settings
         self.events = events
+        self._progress_order: dict[str, tuple[asyncio.Lock, int]] = {}
 
     # plumbing --------------------------------------------------------------------------
 
@@ -110,6 +127,18 @@ class JobStore:
     def write(self, fn: Callable[[Session], T]) -> T:
         with self._wsm() as session, session.begin():
             return fn(session)
+
+    def write_core(self, fn: Callable[[Connection], T]) -> T:
+        """``write`` on a plain connection (Core statements only; cheaper than a session)."""
+        with self._write_bind.begin() as conn:
+            return fn(conn)
+
+    def write_single(self, fn: Callable[[Connection], T]) -> T:
+        """``write_core`` for work whose statements need not commit together."""
+        if self._single_bind is None:
+            return self.write_core(fn)
+        with self._single_bind.connect() as conn:
+            return fn(conn)
 
     def emit(self, job: Job | None, type_: EventType | None = None) -> None:
         """Publish ``job``'s event (type from its status unless given); any thread."""
@@ -133,8 +162,15 @@ class JobStore:
     def _leased(
         self, job_id: str, token: str, values: dict[str, Any], *, emit: bool = True
     ) -> Job:
-        where = [Job.lease_token == token, Job.status == JobStatus.RUNNING.value]
-        job = self.transition(job_id, where, values)
+        job: Job | None
+        if any(isinstance(v, ClauseElement) for v in values.values()):
+            where = [Job.lease_token == token, Job.status == JobStatus.RUNNING.value]
+            job = self.transition(job_id, where, values)
+        else:
+            values = {"updated_at": utcnow(), **values}
+            stmt = leased_statement(tuple(sorted(values)))
+            params = {f"v_{k}": v for k, v in values.items()} | {"b_id": job_id, "b_token": token}
+            job = job_from_row(self.write_single(lambda c: c.execute(stmt, params).one_or_none()))
         if job is None:
             raise LeaseLostError(f"job {job_id} is no longer leased by this worker")
         if emit:
@@ -307,27 +343,24 @@ class JobStore:
 
     async def claim_job(self, job_id: str, worker_id: str) -> Job | None:
         """``claim``, returning the claimed job (its ``lease_token`` is the token)."""
-        token = new_id()
-        now = utcnow()
-        where = [
-            Job.status == JobStatus.QUEUED.value,
-            Job.next_run_at <= now,
-            Job.cancel_requested.is_(False),
-        ]
-        values = {
-            "status": JobStatus.RUNNING.value,
-            "lease_token": token,
-            "lease_expires_at": now + timedelta(seconds=self.settings.lease_seconds),
-            "heartbeat_at": now,
-            "worker_id": worker_id,
-            "attempts": Job.attempts + 1,
-            "started_at": func.coalesce(Job.started_at, now),
-            "stage": None,
-        }
-        job = await self.run(self.transition, job_id, where, values)
-        if job is not None:
-            await self.run(self.emit, job)
+        return await self.run(self._claim_and_emit, job_id, worker_id)
+
+    def _claim_and_emit(self, job_id: str, worker_id: str) -> Job | None:
+        job = self.write_core(functools.partial(self.claim_in, job_id, worker_id))
+        self.emit(job)
         return job
+
+    def claim_in(self, job_id: str, worker_id: str, conn: Connection) -> Job | None:
+        """The claim as one statement on ``conn`` (the caller commits and emits)."""
+        now = utcnow()
+        params = {
+            "b_id": job_id,
+            "b_now": now,
+            "b_token": new_id(),
+            "b_expires": now + timedelta(seconds=self.settings.lease_seconds),
+            "b_worker": worker_id,
+        }
+        return job_from_row(conn.execute(CLAIM, params).one_or_none())
 
     async def heartbeat(self, job_id: str, token: str) -> bool:
         """Renew the lease; True when a cancel was requested. Raises LeaseLostError."""
@@ -339,7 +372,54 @@ class JobStore:
         job = await self.run(functools.partial(self._leased, job_id, token, values, emit=False))
         return bool(job.cancel_requested)
 
+    async def heartbeat_many(
+        self, leases: Mapping[str, str], slot_jobs: Sequence[str] = ()
+    ) -> dict[str, bool]:
+        """Renew many leases (``{job_id: token}``) and host slots in one transaction.
+
+        Returns ``{job_id: cancel_requested}`` for the leases still held; a job missing
+        from the answer has lost its lease. ``slot_jobs`` are the jobs whose host slot
+        leases are renewed alongside (one UPDATE for all of them).
+        """
+        if not leases:
+            return {}
+        now = utcnow()
+        params = {
+            "b_now": now,
+            "b_expires": now + timedelta(seconds=self.settings.lease_seconds),
+            "b_tokens": list(leases.values()),
+            "b_jobs": list(slot_jobs),
+        }
+
+        def run(conn: Connection) -> list[Row[Any]]:
+            rows = list(conn.execute(HEARTBEAT, params).all())
+            if slot_jobs:
+                conn.execute(RENEW_SLOTS, params)
+            return rows
+
+        rows = await self.run(self.write_single, run)
+        return {r.id: bool(r.cancel_requested) for r in rows if leases.get(r.id) == r.lease_token}
+
     async def report_progress(self, job_id: str, token: str, progress: Progress) -> Job:
+        """Write a running job's progress and publish ``job.progress``.
+
+        Reports for one job are written and published in the order they were made (the
+        worker's periodic flush and the handler's final flush may overlap), so the last
+        report made is the one the job keeps.
+        """
+        lock, users = self._progress_order.get(job_id) or (asyncio.Lock(), 0)
+        self._progress_order[job_id] = (lock, users + 1)
+        try:
+            async with lock:
+                return await self._write_progress(job_id, token, progress)
+        finally:
+            lock, users = self._progress_order[job_id]
+            if users == 1:
+                del self._progress_order[job_id]
+            else:
+                self._progress_order[job_id] = (lock, users - 1)
+
+    async def _write_progress(self, job_id: str, token: str, progress: Progress) -> Job:
         values: dict[str, Any] = {
             "downloaded_bytes": progress.downloaded_bytes,
             "total_bytes": progress.total_bytes,

@@ -24,6 +24,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+@app.callback()
+def _group() -> None:
+    """Self-hosted media archiving engine."""
+    # A callback keeps ``app`` a command group even when only the invoked command's
+    # module is loaded (Typer otherwise runs a lone command without its name).
+
+
 _COMMAND_MODULES = ("get", "service", "accounts", "subscriptions", "bot")
 
 # Which module registers each top-level command: a plain ``mediavault get`` then imports

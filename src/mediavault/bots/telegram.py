@@ -95,7 +95,7 @@ def is_profile_url(url: str) -> bool:
     from mediavault.platforms.base import adapter_for
 
     try:
-        return adapter_for(url).name != "ytdlp"
+        return adapter_for(url).profiles
     except UnsupportedURLError:
         return False
 

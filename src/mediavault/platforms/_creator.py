@@ -55,6 +55,7 @@ class CreatorAdapter(Adapter):
     """Base of the creator-platform adapters; the URL names a creator (and maybe one feed)."""
 
     fetches_url: ClassVar[bool] = False
+    profiles: ClassVar[bool] = True
     need_token: ClassVar[bool] = False
     available_feeds: ClassVar[tuple[str, ...]] = FEEDS
     web_base: ClassVar[str]  # canonical site, used for the page URLs of items

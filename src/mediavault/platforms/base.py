@@ -50,6 +50,8 @@ class Adapter(ABC):
     # False for native adapters that never request the URL itself, only their configured
     # API base (MEDIAVAULT_<PLATFORM>_API_BASE), which the HTTP session guards.
     fetches_url: ClassVar[bool] = True
+    # True for adapters of creators' profiles (scraped into many items, not one download)
+    profiles: ClassVar[bool] = False
 
     def __init__(self, url: str, ctx: AdapterContext) -> None:
         self.url = url

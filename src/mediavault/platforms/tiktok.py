@@ -39,6 +39,7 @@ class TikTokAdapter(Adapter):
     pattern = r"https?://(?:www\.|m\.)?tiktok\.com/@(?P<user>[\w.-]+)/?(?:[?#].*)?$"
     example = "https://www.tiktok.com/@example_creator"
     fetches_url: ClassVar[bool] = False
+    profiles: ClassVar[bool] = True
     strategies: ClassVar[tuple[type[FetchStrategy], ...]] = (BrowserStrategy, HttpStrategy)
 
     def __init__(self, url: str, ctx: AdapterContext) -> None:

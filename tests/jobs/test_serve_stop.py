@@ -30,8 +30,10 @@ async def test_sigterm_stops_the_worker_child_and_requeues_its_job(
     job = await service.submit("test_sleep", payload={"seconds": 30})
 
     async def running() -> bool:
+        # "running" is set by the claim, before the handler records its run: wait for both
         current = await engine.store.get(job.id)
-        return current is not None and current.status == "running"
+        started = any(r[0] == job.id for r in kinds.runs(engine.settings.data_dir))
+        return current is not None and current.status == "running" and started
 
     await wait_for(running, timeout=20, what="the job running under serve")
     children = psutil.Process(serve.pid).children()

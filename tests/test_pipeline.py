@@ -86,6 +86,16 @@ async def test_direct_file_stored_by_template(
     assert not (out / ".mediavault" / "work").exists()  # work files cleaned up
 
 
+async def test_a_bare_file_is_stored_byte_identical_by_default(
+    session: HttpSession, settings: Settings, make_ctx: MakeCtx, origin: Origin, out: Path
+) -> None:
+    item = await extract(session, settings, origin.url("/video.mp4"))
+    result = await download_item(item, DownloadOptions(), ctx=make_ctx())  # embed_metadata on
+    assert result.status is ItemStatus.COMPLETED and result.path is not None
+    # nothing to embed beyond its own name: the archive keeps the bytes the server sent
+    assert (out / result.path).read_bytes() == (origin.root / "video.mp4").read_bytes()
+
+
 async def test_same_item_again_is_a_duplicate(
     session: HttpSession, settings: Settings, make_ctx: MakeCtx, origin: Origin, out: Path
 ) -> None:

@@ -43,6 +43,7 @@ from mediavault.net.session import HttpSession
 from mediavault.postprocess import (
     embed_metadata,
     extract_audio,
+    has_own_metadata,
     merge,
     merge_container,
     metadata_for,
@@ -334,7 +335,8 @@ class _Run:
         media = await self._subtitles(media)
         media = await self._thumbnail(media)
         ext = media.suffix.lstrip(".")
-        if self.options.embed_metadata and supports_metadata(ext):
+        wanted = self.options.embed_metadata and has_own_metadata(self.item)
+        if wanted and supports_metadata(ext):
             tags = metadata_for(self.item)
             media = await embed_metadata(
                 media, tags, self.work / f"tagged.{ext}", settings=s, cancel=c

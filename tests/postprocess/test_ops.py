@@ -18,6 +18,7 @@ from mediavault.postprocess import (
     embed_subtitles,
     embed_thumbnail,
     extract_audio,
+    has_own_metadata,
     merge,
     merge_container,
     metadata_for,
@@ -226,3 +227,12 @@ async def test_cancel_kills_the_process_group(tmp_path: Path, settings: Settings
         await task
     assert time.monotonic() - started < 3
     assert list(tmp_path.iterdir()) == []
+
+
+def test_only_items_with_their_own_metadata_are_tagged() -> None:
+    fmt = Format(format_id="mp4", url="http://127.0.0.1/v.mp4")
+    bare = MediaItem(platform="generic", id="v", title="v", url=fmt.url, formats=(fmt,))
+    assert not has_own_metadata(bare)  # a file named v.mp4 says nothing new about itself
+    assert has_own_metadata(bare.model_copy(update={"title": "A real title"}))
+    assert has_own_metadata(bare.model_copy(update={"uploader": "Someone"}))
+    assert has_own_metadata(bare.model_copy(update={"platform": "youtube"}))

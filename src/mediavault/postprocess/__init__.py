@@ -12,7 +12,12 @@ process in its own process group, writing via a temporary name.
 from mediavault.postprocess.audio import AUDIO_TARGETS, extract_audio
 from mediavault.postprocess.ffmpeg import MediaInfo, Stream, probe, run_ffmpeg
 from mediavault.postprocess.merge import merge, merge_container, remux
-from mediavault.postprocess.metadata import embed_metadata, metadata_for, supports_metadata
+from mediavault.postprocess.metadata import (
+    embed_metadata,
+    has_own_metadata,
+    metadata_for,
+    supports_metadata,
+)
 from mediavault.postprocess.subtitles import (
     SUBTITLE_FORMATS,
     can_embed_subtitles,
@@ -33,6 +38,7 @@ __all__ = [
     "embed_subtitles",
     "embed_thumbnail",
     "extract_audio",
+    "has_own_metadata",
     "merge",
     "merge_container",
     "metadata_for",

@@ -10,13 +10,25 @@ from mediavault.models import MediaItem
 from mediavault.postprocess.ffmpeg import run_ffmpeg
 from mediavault.postprocess.merge import MP4_FAMILY
 
-__all__ = ["embed_metadata", "metadata_for", "supports_metadata"]
+__all__ = ["embed_metadata", "has_own_metadata", "metadata_for", "supports_metadata"]
 
 _NO_TAGS = frozenset({"aac", "ts"})
 
 
 def supports_metadata(container: str) -> bool:
     return container.lower() not in _NO_TAGS
+
+
+def has_own_metadata(item: MediaItem) -> bool:
+    """Whether ``item`` carries metadata beyond its own file name.
+
+    A bare file or manifest found by the generic extractor is titled after its name and
+    has no uploader or description: rewriting it would only change its bytes, so it is
+    stored exactly as the server sent it (and dedupes against other copies of it).
+    """
+    return item.platform != "generic" or any(
+        (item.uploader, item.description, item.title != item.id)
+    )
 
 
 def metadata_for(item: MediaItem) -> dict[str, str]:

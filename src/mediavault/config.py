@@ -126,7 +126,7 @@ class Settings(BaseSettings):
     bot_allowed_chats: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
     log_level: str = "INFO"
-    log_json: bool = False
+    log_json: bool | None = None  # None: JSON lines unless stderr is a terminal
 
     @field_validator(
         "cors_origins",

@@ -1,9 +1,11 @@
-"""Structured logs for the service: JSON lines (``MEDIAVAULT_LOG_JSON=true``) or console,
-every line carrying the request id bound by the middleware."""
+"""Structured logs for the service, every line carrying the request id bound by the
+middleware: JSON lines by default (and with ``MEDIAVAULT_LOG_JSON=true``), the console
+format when stderr is a terminal (or with ``MEDIAVAULT_LOG_JSON=false``)."""
 
 from __future__ import annotations
 
 import logging
+import sys
 
 import structlog
 
@@ -21,7 +23,8 @@ def configure_logging(settings: Settings) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    if settings.log_json:
+    as_json = settings.log_json if settings.log_json is not None else not sys.stderr.isatty()
+    if as_json:
         processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
     else:
         processors.append(structlog.dev.ConsoleRenderer(colors=False))

@@ -26,12 +26,16 @@ async def test_stale_lease_goes_back_to_queued_with_backoff(engine: Engine) -> N
     token = await engine.store.claim(job.id, "dead-worker")
     assert token
     await _expire(engine, job.id)
+    reaped_at = utcnow()
     report = await Reaper(engine).tick()
     assert report.requeued == 1
     back = await engine.store.get(job.id)
     assert back is not None
     assert (back.status, back.lease_token, back.error_code) == ("queued", None, "worker_lost")
-    assert back.attempts == 1 and back.next_run_at > utcnow()  # backoff before the retry
+    # backoff before the retry: at least the jittered first delay after the reap (measured
+    # from the reap, not from now, so a slow machine cannot outrun the small test delay)
+    least = timedelta(seconds=engine.settings.retry_base_seconds * 0.75)
+    assert back.attempts == 1 and back.next_run_at >= reaped_at + least
 
 
 async def test_stale_lease_past_max_attempts_fails(engine: Engine) -> None:

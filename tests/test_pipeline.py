@@ -193,3 +193,19 @@ async def test_non_media_download_is_refused_and_cleaned(
         await download_item(item, DownloadOptions(), ctx=make_ctx())
     assert visible_files(out) == []
     assert not (out / ".mediavault" / "work").exists()
+
+
+async def test_the_engines_digest_is_recorded_without_a_second_pass(
+    session: HttpSession, settings: Settings, make_ctx: MakeCtx, origin: Origin, out: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A segmented download hashes while it fetches; the pipeline does not read it again."""
+    item = await extract(session, settings, origin.url("/video.mp4"))
+
+    async def no_second_pass(path: Path) -> str:
+        raise AssertionError(f"{path} hashed again")
+
+    monkeypatch.setattr("mediavault.pipeline.sha256_file", no_second_pass)
+    result = await download_item(item, DownloadOptions(embed_metadata=False), ctx=make_ctx())
+    assert result.status is ItemStatus.COMPLETED and result.path is not None
+    assert result.sha256 == hashlib.sha256((out / result.path).read_bytes()).hexdigest()

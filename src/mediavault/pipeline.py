@@ -205,6 +205,8 @@ class _Run:
         )
         self.work = ctx.work_dir / sanitize_component(f"{item.platform}-{item.id}")
         self.extras: list[tuple[Path, str]] = []  # (file, key suffix like ".en.vtt")
+        # digests the engine computed while fetching: path -> (size, mtime_ns, sha256)
+        self.digests: dict[Path, tuple[int, int, str]] = {}
 
     # the whole run -----------------------------------------------------------------
 
@@ -254,7 +256,7 @@ class _Run:
         progress.emit("postprocessing")
         final = await self._postprocess(files, formats)
         size = final.stat().st_size
-        digest = await sha256_file(final)
+        digest = self._known_digest(final) or await sha256_file(final)
         same = await self._stored_with_hash(digest)
         if same is not None:
             await self._record(digest, same, size)
@@ -305,7 +307,18 @@ class _Run:
             item_id=self.item.id,
             page_url=self.item.url,
         )
+        if result.sha256 is not None:
+            info = result.path.stat()
+            self.digests[result.path] = (info.st_size, info.st_mtime_ns, result.sha256)
         return result.path
+
+    def _known_digest(self, path: Path) -> str | None:
+        """The sha256 computed during the fetch, if ``path`` is that file unchanged."""
+        known = self.digests.get(path)
+        if known is None:
+            return None
+        info = path.stat()
+        return known[2] if (info.st_size, info.st_mtime_ns) == known[:2] else None
 
     async def _postprocess(self, files: list[Path], formats: list[Format]) -> Path:
         s, c = self.settings, self.ctx.cancel

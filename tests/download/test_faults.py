@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,12 +32,20 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
+@pytest.mark.parametrize(
+    ("where", "threads"), [("probe", True), ("segment", True), ("segment", False)],
+    ids=["probe", "segment-threads", "segment-httpx"],
+)
 async def test_fault_gives_identical_file(
-    name: str, origin: Origin, origin_root: Path, out_dir: Path, session: HttpSession,
-    settings: Settings,
+    name: str, where: str, threads: bool, origin: Origin, origin_root: Path, out_dir: Path,
+    session: HttpSession, settings: Settings, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Each fault on the probe (always httpx) and on a segment read after it, by a
+    connection thread or through httpx."""
+    monkeypatch.setattr("mediavault.download.http.RAW_BODIES", threads)
     digest = write_random(origin_root / "f.bin", SIZE, seed=len(name))
-    origin.faults["/f.bin"] = FAULTS[name]
+    fault = FAULTS[name]
+    origin.faults["/f.bin"] = replace(fault, skip=fault.skip + (1 if where == "segment" else 0))
     started = time.monotonic()
     result = await fetch(
         Format(format_id="f", url=origin.url("/f.bin")), out_dir / "f.bin",

@@ -85,6 +85,8 @@ class Origin:
         self.requests: Counter[str] = Counter()
         self.bytes_sent: Counter[str] = Counter()
         self.log: list[tuple[str, str, str | None]] = []  # method, path, Range
+        self.headers_seen: list[dict[str, str]] = []  # every request's headers, in order
+        self.connections = 0  # TCP connections accepted
         self._lock = threading.Lock()
         self._server = _Server((host, port), _make_handler(self))
         self.host, self.port = self._server.server_address[:2]
@@ -144,10 +146,17 @@ class Origin:
                 best, best_len = rate, len(prefix)
         return best
 
-    def record(self, method: str, path: str, rng: str | None) -> None:
+    def record(
+        self, method: str, path: str, rng: str | None, headers: dict[str, str] | None = None
+    ) -> None:
         with self._lock:
             self.requests[path] += 1
             self.log.append((method, path, rng))
+            self.headers_seen.append(headers or {})
+
+    def count_connection(self) -> None:
+        with self._lock:
+            self.connections += 1
 
     def add_bytes(self, path: str, n: int) -> None:
         with self._lock:
@@ -171,6 +180,10 @@ def _make_handler(origin: Origin) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return
 
+        def setup(self) -> None:
+            origin.count_connection()
+            super().setup()
+
         def do_HEAD(self) -> None:
             self._handle(head=True)
 
@@ -183,7 +196,7 @@ def _make_handler(origin: Origin) -> type[BaseHTTPRequestHandler]:
         def _handle(self, *, head: bool) -> None:
             parts = urlsplit(self.path)
             path = parts.path
-            origin.record(self.command, path, self.headers.get("Range"))
+            origin.record(self.command, path, self.headers.get("Range"), dict(self.headers.items()))
             fault = origin.take_fault(path)
             if fault and fault.status:
                 status = fault.status.pop(0)

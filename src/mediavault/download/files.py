@@ -76,10 +76,12 @@ async def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return await asyncio.to_thread(_digest, path, algorithm)
 
 
-async def verify_checksum(path: Path, fmt: Format) -> str | None:
-    """Check the checksum the source announced; returns the sha256 when one was computed."""
+async def verify_checksum(path: Path, fmt: Format, sha256: str | None = None) -> str | None:
+    """Check the checksum the source announced; returns the sha256 when one was computed.
+
+    ``sha256`` is the file's digest when the engine computed it already."""
     if fmt.sha256:
-        actual = await file_digest(path, "sha256")
+        actual = sha256 or await file_digest(path, "sha256")
         if actual.lower() != fmt.sha256.lower():
             raise IntegrityError(f"sha256 mismatch for {fmt.url}: got {actual}")
         return actual

@@ -6,6 +6,10 @@ segment in half while throughput keeps growing; a connection that finishes steal
 of the largest remaining segment, so no connection idles at the tail. Bytes go straight
 to their offsets in a pre-sized ``.part`` file; the state file beside it records the
 finished ranges. A server without ranges gets a single stream.
+
+The probe goes through httpx (redirects, cookies, the guard); the segments after it are
+read by connection threads on blocking sockets (:mod:`.rawhttp`) straight into the file,
+unless a proxy is set or a response needs httpx (then every later segment uses httpx).
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ from mediavault.models import Format
 from mediavault.net.retry import RetryPolicy
 
 from .files import PartFile, verify_checksum
+from .ledger import Ledger
 from .progress import ProgressTracker
+from .rawhttp import Link, ThreadedRanges, UnsuitableError, open_threads
 from .remote import Remote, check_length, parse_content_range
-from .single import WRITE_BUFFER, stream_whole
-from .state import RangeSet, TransferState, part_path, remove_state, state_path
+from .single import WRITE_BUFFER, single_stream
+from .state import TransferState, part_path, remove_state, state_path
 from .transport import FallbackError, Retrier, Transport, iter_body, pick_error, status_error
 
 if TYPE_CHECKING:
@@ -52,6 +58,7 @@ RAMP_GAIN = 1.15  # keep adding connections while throughput grows by this facto
 FLUSH_INTERVAL = 1.0  # save the resume state at least this often...
 FLUSH_FRACTION = 0.02  # ...and whenever this much of the file arrived since the last save
 MAX_RESTARTS = 3
+RAW_BODIES = True  # segments through connection threads (tests switch it off to cover httpx)
 
 
 class _RangesIgnoredError(FallbackError):
@@ -99,7 +106,7 @@ class HttpDownload:
         self.url = fmt.url
         # per attempt
         self._part: PartFile | None = None
-        self._state: TransferState | None = None
+        self._ledger: Ledger | None = None
         self._remote: Remote | None = None
         self._queue: deque[_Segment] = deque()
         self._active: list[_Segment] = []
@@ -107,6 +114,7 @@ class HttpDownload:
         self._idle = asyncio.Event()
         self._throttled = False
         self._tg: asyncio.TaskGroup | None = None
+        self._raw: ThreadedRanges | None = None
 
     # entry point ---------------------------------------------------------------------
     async def run(self) -> FetchResult:
@@ -207,27 +215,32 @@ class HttpDownload:
                 last_modified=remote.last_modified,
                 size=size,
             )
-        self._state = state
         self._part = PartFile(self.part_path)
+        ledger: Ledger | None = None
         try:
             if self._part.size() != size:
                 self._part.truncate(size)
+            self._ledger = ledger = Ledger(self._part, state, self.state_path)
             self.tracker.total = size
             self.tracker.downloaded = state.done.total()
             self._queue = deque(_Segment(s, e) for s, e in state.done.gaps(size))
             self._active = []
             if self._queue:
+                self._raw = await self._open_raw()
                 await self._run_workers(self._first_segment(response), response)
             await response.aclose()
-            if not state.done.covers(size):
+            if not ledger.covers():
                 raise IntegrityError(f"download of {self.url} ended incomplete")
             await self._part.sync()
+            digest = await ledger.digest()
         except BaseException:
-            self._save_state_now()
+            if ledger is not None:
+                ledger.abandon()
             raise
         finally:
             self._part.close()
-        return await self._finish(size, None)
+            self._ledger = None
+        return await self._finish(size, digest)
 
     def _first_segment(self, probe: httpx.Response) -> _Segment:
         """The probe's own range, cut from the front of the first gap."""
@@ -257,6 +270,17 @@ class HttpDownload:
             raise pick_error(group) from None
         finally:
             self._tg = None
+            if self._raw is not None:
+                await self._raw.close()
+                self._raw = None
+
+    async def _open_raw(self) -> ThreadedRanges | None:
+        """Connection threads for the segments, when nothing needs httpx."""
+        if not RAW_BODIES or self._part is None:
+            return None
+        return await open_threads(
+            self.transport, self.url, self._part.fd, self.settings, self.max_connections
+        )
 
     def _spawn(self, seg: _Segment, response: httpx.Response | None) -> None:
         assert self._tg is not None
@@ -286,9 +310,10 @@ class HttpDownload:
 
     async def _worker(self, seg: _Segment, response: httpx.Response | None) -> None:
         current: _Segment | None = seg
+        link = self._raw.link() if self._raw is not None else None
         try:
             while current is not None:
-                await self._fill(current, response)
+                await self._fill(current, response, link)
                 response = None
                 self._active.remove(current)
                 current = self._next_segment()
@@ -299,7 +324,9 @@ class HttpDownload:
             if self._workers == 0:
                 self._idle.set()
 
-    async def _fill(self, seg: _Segment, response: httpx.Response | None) -> None:
+    async def _fill(
+        self, seg: _Segment, response: httpx.Response | None, link: Link | None
+    ) -> None:
         assert self._remote is not None
         retrier = Retrier(self.policy, self.cancel)
         while seg.pos < seg.end:
@@ -311,12 +338,23 @@ class HttpDownload:
                     finally:
                         await response.aclose()
                         response = None
+                elif link is not None and self._raw is not None:
+                    await self.transport.session.rate_limiter.acquire(self._raw.reader.host)
+                    await self._raw.read(
+                        link,
+                        seg,
+                        self._remote.if_range(),
+                        lambda resp: self._check_partial(seg, resp),
+                        self._landed,
+                    )
                 else:
                     headers = {"Range": f"bytes={seg.pos}-{seg.end - 1}", **self._remote.if_range()}
                     async with self.transport.stream(self.url, headers) as resp:
                         await self._read(seg, resp)
             except RemoteChangedError:
                 raise
+            except UnsuitableError:
+                link = None  # this server's answers need httpx
             except MediavaultError as exc:
                 if seg.pos > before:
                     retrier.progressed()
@@ -349,7 +387,8 @@ class HttpDownload:
         if seg.pos < seg.end:
             raise IntegrityError(f"body from {self.url} ended early at byte {seg.pos}")
 
-    def _check_partial(self, seg: _Segment, response: httpx.Response) -> None:
+    def _check_partial(self, seg: _Segment, response: httpx.Response) -> int:
+        """Raise unless ``response`` is the 206 for ``seg``; returns its body length."""
         assert self._remote is not None
         status = response.status_code
         if status == 200:
@@ -367,12 +406,17 @@ class HttpDownload:
         if parsed[2] != self._remote.size:
             raise RemoteChangedError(f"{self.url} changed size during the download")
         check_length(response, parsed[1] - parsed[0] + 1)
+        return parsed[1] - parsed[0] + 1
+
+    def _landed(self, offset: int, n: int) -> None:
+        """A connection thread wrote ``n`` bytes at ``offset``."""
+        assert self._ledger is not None
+        self._ledger.landed(offset, n)
+        self.tracker.add(n)
 
     async def _write(self, chunks: list[bytes], offset: int) -> None:
-        assert self._part is not None and self._state is not None
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        await self._part.write_at(data, offset)
-        self._state.done.add(offset, offset + len(data))
+        assert self._ledger is not None
+        await self._ledger.write(chunks, offset)
 
     async def _supervise(self) -> None:
         """Cancellation, progress, periodic state saves and the connection ramp-up."""
@@ -395,7 +439,8 @@ class HttpDownload:
                 or self.tracker.fetched - flushed_at >= flush_bytes
             ):
                 flushed_at = self.tracker.fetched
-                await self._save_state()
+                if self._ledger is not None:
+                    await self._ledger.save()
                 last_flush = now
             if growing and now - last_ramp >= RAMP_INTERVAL:
                 rate = (self.tracker.fetched - ramp_bytes) / (now - last_ramp)
@@ -413,65 +458,20 @@ class HttpDownload:
                 return False
         return self._workers < self.max_connections
 
-    def _state_snapshot(self) -> TransferState | None:
-        state = self._state
-        if state is None:
-            return None
-        return TransferState(
-            kind=state.kind,
-            url=state.url,
-            etag=state.etag,
-            last_modified=state.last_modified,
-            size=state.size,
-            done=RangeSet(state.done),
-        )
-
-    async def _save_state(self) -> None:
-        snapshot = self._state_snapshot()
-        if snapshot is None or self._part is None:
-            return
-        await self._part.sync()  # the bytes first, then the claim that they are there
-        await asyncio.to_thread(snapshot.save, self.state_path)
-
-    def _save_state_now(self) -> None:
-        snapshot = self._state_snapshot()
-        if snapshot is None or self._part is None or self._part.fd < 0:
-            return
-        with contextlib.suppress(OSError):
-            os.fdatasync(self._part.fd)
-            snapshot.save(self.state_path)
-
     # single stream ---------------------------------------------------------------------
     async def _single(self, remote: Remote | None, response: httpx.Response | None) -> FetchResult:
         """One connection from byte 0; a failure starts over (the server cannot resume)."""
-        retrier = Retrier(self.policy, self.cancel)
         remove_state(self.dest)
-        part = PartFile(self.part_path)
-        try:
-            while True:
-                try:
-                    if response is None:
-                        async with self.transport.stream(self.url) as resp:
-                            size, digest = await self._whole(part, resp)
-                    else:
-                        try:
-                            size, digest = await self._whole(part, response)
-                        finally:
-                            await response.aclose()
-                    return await self._finish(size, digest)
-                except MediavaultError as exc:
-                    response = None
-                    await retrier.wait(exc)
-        finally:
-            part.close()
-
-    async def _whole(self, part: PartFile, response: httpx.Response) -> tuple[int, str]:
-        return await stream_whole(
-            part,
+        return await single_stream(
+            self.transport,
+            self.url,
+            self.part_path,
             response,
+            policy=self.policy,
             stall_timeout=self.settings.stall_timeout,
             tracker=self.tracker,
             cancel=self.cancel,
+            finish=self._finish,
         )
 
     # the end -------------------------------------------------------------------------
@@ -482,7 +482,7 @@ class HttpDownload:
         if actual != size:
             raise IntegrityError(f"{self.part_path} has {actual} bytes, expected {size}")
         try:
-            verified = await verify_checksum(self.part_path, self.fmt)
+            verified = await verify_checksum(self.part_path, self.fmt, sha256)
         except IntegrityError:
             self._discard()
             raise

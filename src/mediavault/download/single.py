@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
-from mediavault.errors import CancelledError_, IntegrityError
+from mediavault.errors import CancelledError_, IntegrityError, MediavaultError
+from mediavault.net.retry import RetryPolicy
 
 from .files import PartFile
 from .progress import ProgressTracker
-from .transport import iter_body, status_error
+from .transport import Retrier, Transport, iter_body, status_error
 
-__all__ = ["WRITE_BUFFER", "stream_whole"]
+__all__ = ["WRITE_BUFFER", "single_stream", "stream_whole"]
+
+T = TypeVar("T")
 
 WRITE_BUFFER = 256 * 1024  # bytes gathered before one write
 
@@ -59,3 +65,45 @@ async def stream_whole(
         raise IntegrityError(f"got {pos} bytes from {response.url}, Content-Length said {expected}")
     await part.sync()
     return pos, hasher.hexdigest()
+
+
+async def single_stream(
+    transport: Transport,
+    url: str,
+    part_path: Path,
+    response: httpx.Response | None,
+    *,
+    policy: RetryPolicy,
+    stall_timeout: float,
+    tracker: ProgressTracker,
+    cancel: asyncio.Event | None,
+    finish: Callable[[int, str], Awaitable[T]],
+) -> T:
+    """Download ``url`` over one connection from byte 0 (starting with ``response`` when
+    one is open) into ``part_path``; ``finish(size, sha256)`` checks and moves the file.
+
+    A failure, ``finish``'s included, starts over: the server cannot resume."""
+    retrier = Retrier(policy, cancel)
+    part = PartFile(part_path)
+    try:
+        while True:
+            try:
+                if response is None:
+                    async with transport.stream(url) as resp:
+                        size, digest = await stream_whole(
+                            part, resp, stall_timeout=stall_timeout, tracker=tracker, cancel=cancel
+                        )
+                else:
+                    try:
+                        size, digest = await stream_whole(
+                            part, response, stall_timeout=stall_timeout, tracker=tracker,
+                            cancel=cancel,
+                        )  # fmt: skip
+                    finally:
+                        await response.aclose()
+                return await finish(size, digest)
+            except MediavaultError as exc:
+                response = None
+                await retrier.wait(exc)
+    finally:
+        part.close()

@@ -74,6 +74,10 @@ class RangeSet:
     def covers(self, size: int) -> bool:
         return not self.gaps(size)
 
+    def prefix(self) -> int:
+        """The end of the run of bytes from offset 0 (0 while byte 0 is missing)."""
+        return self._ranges[0][1] if self._ranges and self._ranges[0][0] == 0 else 0
+
     def __iter__(self) -> Iterator[tuple[int, int]]:
         return iter([(s, e) for s, e in self._ranges])
 

@@ -1,0 +1,447 @@
+"""Range reads on blocking sockets: the body path of segmented downloads.
+
+httpx reads a body in 64 KiB pieces through h11 and the event loop, a few microseconds
+of Python each; at LAN or loopback speed that, not the network, bounds a download. Here
+each connection belongs to one thread: it sends the range request, parses the response
+head, and moves the body into the ``.part`` file with ``recv_into`` + ``pwrite`` in
+1 MiB steps, both of which release the GIL. (``splice`` through a pipe, which keeps
+the bytes out of user space, measured no faster here, so the copy stays.)
+
+Nothing about the request changes: its headers (User-Agent, cookies, the format's own
+headers) are the session's, built by httpx; the addresses are the host policy's
+(approved once, then pinned, as for every other connection); the caller asks the rate
+limiter before each request. Anything unusual - a proxy, a redirect, a chunked or
+encoded body - is left to httpx (:class:`UnsuitableError`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import re
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from mediavault.config import Settings
+from mediavault.errors import (
+    CancelledError_,
+    IntegrityError,
+    MediavaultError,
+    NetworkError,
+    TimeoutError_,
+)
+from mediavault.net.errors import translate_error
+
+from .transport import Transport
+
+__all__ = [
+    "Head",
+    "Link",
+    "RangeReader",
+    "Span",
+    "ThreadedRanges",
+    "UnsuitableError",
+    "open_threads",
+]
+
+BODY_STEP = 1 << 20  # bytes per recv: never more than the engine's smallest split
+MAX_HEAD = 64 * 1024
+_STATUS_LINE = re.compile(rb"^HTTP/1\.[01] (\d{3})(?: (.*))?$")
+_ssl_context: ssl.SSLContext | None = None
+
+
+class UnsuitableError(Exception):
+    """This response is not a plain range body: let httpx handle the request."""
+
+
+def _default_ssl_context() -> ssl.SSLContext:
+    global _ssl_context
+    if _ssl_context is None:
+        _ssl_context = httpx.create_ssl_context(trust_env=False)
+    return _ssl_context
+
+
+@dataclass(frozen=True)
+class Head:
+    """A response's status line and headers; ``extra`` holds body bytes read with them."""
+
+    status: int
+    reason: str
+    headers: httpx.Headers
+    extra: bytes
+    keep_alive: bool
+
+    def response(self, url: str) -> httpx.Response:
+        """An (unread) httpx response carrying this head, for the engine's shared checks."""
+        return httpx.Response(
+            self.status,
+            headers=self.headers,
+            request=httpx.Request("GET", url),
+            extensions={"reason_phrase": self.reason.encode("latin-1", "replace")},
+        )
+
+
+class Link:
+    """One keep-alive connection; used by one thread at a time."""
+
+    def __init__(self, reader: RangeReader) -> None:
+        self.reader = reader
+        self.sock: socket.socket | None = None
+
+    def connect(self) -> socket.socket:
+        if self.sock is not None:
+            return self.sock
+        r = self.reader
+        last: OSError | None = None
+        for addr in r.addrs:
+            family = socket.AF_INET6 if isinstance(addr, IPv6Address) else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(r.connect_timeout)
+                sock.connect((str(addr), r.port))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if r.tls:
+                    sock = _default_ssl_context().wrap_socket(sock, server_hostname=r.host)
+                sock.settimeout(r.stall_timeout)
+            except OSError as exc:
+                sock.close()
+                last = exc
+                continue
+            self.sock = sock
+            r.track(sock)
+            return sock
+        assert last is not None
+        raise last
+
+    def drop(self) -> None:
+        """Close the connection (the next request opens a new one)."""
+        if self.sock is not None:
+            self.reader.untrack(self.sock)
+            with contextlib.suppress(OSError):
+                self.sock.close()
+            self.sock = None
+
+    def close(self) -> None:
+        self.drop()
+
+
+class RangeReader:
+    """Blocking range requests to one URL, bodies written straight into ``fd``.
+
+    ``headers`` are the full request headers but ``Range``; ``addrs`` the approved
+    addresses of the URL's host. :meth:`stop` makes every thread in a read return
+    promptly (its sockets are shut down) with ``CancelledError_``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        addrs: Sequence[IPv4Address | IPv6Address],
+        *,
+        fd: int,
+        connect_timeout: float,
+        stall_timeout: float,
+    ) -> None:
+        parts = urlsplit(url)
+        self.url = url
+        self.tls = parts.scheme == "https"
+        self.host = parts.hostname or ""
+        self.port = parts.port or (443 if self.tls else 80)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        self.target = target
+        self.addrs = list(addrs)
+        self.fd = os.dup(fd)
+        self.connect_timeout = connect_timeout
+        self.stall_timeout = stall_timeout
+        skip = {"range", "if-range", "connection", "host"}
+        lines = [f"GET {target} HTTP/1.1", f"Host: {parts.netloc.rsplit('@', 1)[-1]}"]
+        lines += [f"{k}: {v}" for k, v in headers if k.lower() not in skip]
+        lines.append("Connection: keep-alive")
+        self._request_head = "\r\n".join(lines)
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._socks: set[socket.socket] = set()
+
+    # lifecycle -----------------------------------------------------------------------
+    def link(self) -> Link:
+        return Link(self)
+
+    def track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.add(sock)
+        if self._stopped.is_set():
+            self._shut(sock)
+
+    def untrack(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.discard(sock)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            socks = list(self._socks)
+        for sock in socks:
+            self._shut(sock)
+
+    def close(self) -> None:
+        """Release the descriptor (after every thread has finished)."""
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def _check_stop(self) -> None:
+        if self._stopped.is_set():
+            raise CancelledError_("download cancelled")
+
+    # one request ---------------------------------------------------------------------
+    def request(self, link: Link, start: int, end: int, extra: dict[str, str]) -> Head:
+        """Send ``GET`` for ``[start, end)`` on ``link`` and read the response head."""
+        self._check_stop()
+        fresh = link.sock is None
+        try:
+            sock = link.connect()
+            lines = [self._request_head, f"Range: bytes={start}-{end - 1}"]
+            lines += [f"{k}: {v}" for k, v in extra.items()]
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            return self._read_head(sock)
+        except _StaleLinkError:
+            link.drop()
+            if fresh:
+                raise NetworkError(f"connection to {self.host} closed before a response") from None
+            return self.request(link, start, end, extra)  # a kept-alive link had expired
+        except BaseException as exc:
+            link.drop()
+            raise self._error(exc) from exc
+
+    def _read_head(self, sock: socket.socket) -> Head:
+        buf = bytearray()
+        while True:
+            chunk = sock.recv(16384)
+            if not chunk:
+                if not buf:
+                    raise _StaleLinkError()
+                raise NetworkError(f"connection to {self.host} closed inside a response head")
+            buf += chunk
+            cut = buf.find(b"\r\n\r\n")
+            if cut >= 0:
+                return self._parse_head(bytes(buf[:cut]), bytes(buf[cut + 4 :]))
+            if len(buf) > MAX_HEAD:
+                raise NetworkError(f"response head from {self.host} over {MAX_HEAD} bytes")
+
+    def _parse_head(self, raw: bytes, extra: bytes) -> Head:
+        lines = raw.split(b"\r\n")
+        match = _STATUS_LINE.match(lines[0])
+        if match is None:
+            raise NetworkError(f"malformed status line from {self.host}: {lines[0][:80]!r}")
+        headers: list[tuple[str, str]] = []
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            if not sep or not name or name[:1] in (b" ", b"\t"):
+                raise NetworkError(f"malformed header line from {self.host}: {line[:80]!r}")
+            headers.append((name.decode("latin-1").strip(), value.decode("latin-1").strip()))
+        parsed = httpx.Headers(headers)
+        keep = parsed.get("connection", "").lower() != "close" and lines[0].startswith(b"HTTP/1.1")
+        reason = (match.group(2) or b"").decode("latin-1")
+        return Head(int(match.group(1)), reason, parsed, extra, keep)
+
+    def read_body(
+        self,
+        link: Link,
+        head: Head,
+        pos: int,
+        stop_at: Callable[[], int],
+        length: int,
+        landed: Callable[[int, int], None],
+    ) -> int:
+        """Write the ``length``-byte body of ``head`` from file offset ``pos`` on.
+
+        ``stop_at()`` is read before every step: the segment's end, which another
+        connection may move closer. ``landed(offset, n)`` runs after each write. Returns
+        the new position; the link stays open only when the body was read to its end.
+        """
+        if head.headers.get("transfer-encoding") or head.headers.get(
+            "content-encoding", "identity"
+        ).lower() not in ("identity", ""):
+            link.drop()
+            raise UnsuitableError()
+        sock = link.sock
+        assert sock is not None
+        body_end = pos + length
+        try:
+            if head.extra:
+                take = min(len(head.extra), stop_at() - pos, body_end - pos)
+                if take > 0:
+                    _pwrite_all(self.fd, memoryview(head.extra)[:take], pos)
+                    landed(pos, take)
+                    pos += take
+            pos = self._copy_body(sock, pos, stop_at, body_end, landed)
+        except BaseException as exc:
+            link.drop()
+            raise self._error(exc) from exc
+        if pos < body_end or not head.keep_alive or len(head.extra) > length:
+            link.drop()  # unread body bytes (the segment shrank) poison the connection
+        return pos
+
+    def _copy_body(
+        self,
+        sock: socket.socket,
+        pos: int,
+        stop_at: Callable[[], int],
+        body_end: int,
+        landed: Callable[[int, int], None],
+    ) -> int:
+        buf = bytearray(BODY_STEP)
+        view = memoryview(buf)
+        while True:
+            want = min(BODY_STEP, stop_at() - pos, body_end - pos)
+            if want <= 0:
+                return pos
+            self._check_stop()
+            got = sock.recv_into(view[:want])
+            if got == 0:
+                raise IntegrityError(f"body from {self.url} ended early at byte {pos}")
+            _pwrite_all(self.fd, view[:got], pos)
+            landed(pos, got)
+            pos += got
+
+    def _error(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, (CancelledError_, UnsuitableError)):
+            return exc
+        if self._stopped.is_set():
+            return CancelledError_("download cancelled")
+        if isinstance(exc, TimeoutError):
+            return TimeoutError_(f"stalled: no data for {self.stall_timeout:g}s from {self.url}")
+        if isinstance(exc, (OSError, ssl.SSLError)):
+            return translate_error(exc)
+        return exc
+
+
+class _StaleLinkError(Exception):
+    """The server closed a kept-alive connection before answering."""
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        written = os.pwrite(fd, data, offset)
+        data = data[written:]
+        offset += written
+
+
+class Span(Protocol):
+    """A segment of the file: ``pos`` advances as bytes land, ``end`` may move closer."""
+
+    pos: int
+    end: int
+
+
+class ThreadedRanges:
+    """The connection threads of one download, each with its own kept-alive :class:`Link`.
+
+    The reader writes through its own duplicate of the part file's descriptor, so a
+    thread still finishing after :meth:`close` (one stuck in ``connect``, say) can never
+    write into a descriptor number the process has reused.
+    """
+
+    def __init__(self, reader: RangeReader, threads: int) -> None:
+        self.reader = reader
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, threads), thread_name_prefix="mediavault-http"
+        )
+        self._links: list[Link] = []
+
+    def link(self) -> Link:
+        link = self.reader.link()
+        self._links.append(link)
+        return link
+
+    async def read(
+        self,
+        link: Link,
+        span: Span,
+        if_range: Mapping[str, str],
+        check: Callable[[httpx.Response], int],
+        landed: Callable[[int, int], None],
+    ) -> None:
+        """Fetch ``[span.pos, span.end)`` on ``link`` in a connection thread.
+
+        ``check`` validates the response head (raising the engine's errors) and returns
+        the body length; ``landed(offset, n)`` runs on the event loop after each write,
+        ``span.pos`` is advanced by the thread itself.
+        """
+        loop = asyncio.get_running_loop()
+
+        def on_landed(offset: int, n: int) -> None:
+            span.pos = offset + n
+            loop.call_soon_threadsafe(landed, offset, n)
+
+        def run() -> None:
+            head = self.reader.request(link, span.pos, span.end, dict(if_range))
+            try:
+                if 300 <= head.status < 400:
+                    raise UnsuitableError()
+                length = check(head.response(self.reader.url))
+            except BaseException:
+                link.drop()
+                raise
+            self.reader.read_body(link, head, span.pos, lambda: span.end, length, on_landed)
+
+        await loop.run_in_executor(self._pool, run)
+
+    async def close(self, grace: float = 1.0) -> None:
+        """Stop every thread; wait up to ``grace`` s (the rest finish on their own)."""
+        self.reader.stop()
+
+        def teardown() -> None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            for link in self._links:
+                link.close()
+            self.reader.close()
+
+        done = asyncio.get_running_loop().run_in_executor(None, teardown)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await asyncio.shield(done)
+
+
+async def open_threads(
+    transport: Transport, url: str, fd: int, settings: Settings, threads: int
+) -> ThreadedRanges | None:
+    """Connection threads reading ``url`` into ``fd``; None when the request needs httpx
+    (a proxy, a scheme other than http/https, a host the policy refuses: httpx then
+    reports it with its own checks)."""
+    session = transport.session
+    if session.proxy or urlsplit(url).scheme not in ("http", "https"):
+        return None
+    try:
+        addrs = await session.policy.check_url(url)
+    except MediavaultError:
+        return None
+    request = session.client.build_request("GET", url, headers=transport.headers)
+    reader = RangeReader(
+        url,
+        request.headers.multi_items(),
+        addrs,
+        fd=fd,
+        connect_timeout=settings.connect_timeout,
+        stall_timeout=settings.stall_timeout,
+    )
+    return ThreadedRanges(reader, threads)

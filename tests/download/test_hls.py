@@ -143,3 +143,66 @@ async def test_sample_aes_is_drm_and_refused(
     with pytest.raises(DRMProtectedError):
         await fetch(hls(media_origin.url("/drm.m3u8")), out_dir / "v.mp4", session=session, settings=settings)
     assert media_origin.requests["/plain/seg000.ts"] == 0
+
+
+@pytest.fixture
+def remux_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The finished-file remuxes run (a live remux makes none)."""
+    import mediavault.download.fragments as fragments
+
+    calls: list[Path] = []
+    original = fragments.remux
+
+    async def spy(src: Path, dest: Path, **kw: object) -> int:
+        calls.append(src)
+        return await original(src, dest, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fragments, "remux", spy)
+    return calls
+
+
+async def test_a_fresh_ts_stream_is_remuxed_while_it_downloads(
+    media_origin: Origin, out_dir: Path, session: HttpSession, settings: Settings,
+    source_packets: list[tuple[str, str]], remux_calls: list[Path],
+) -> None:
+    result = await fetch(hls(media_origin.url("/plain/index.m3u8")), out_dir / "v.mp4",
+                         session=session, settings=settings)
+    assert remux_calls == [], "remuxed live, nothing left to do at the end"
+    assert video_packets(result.path) == source_packets
+    assert sorted(p.name for p in out_dir.iterdir()) == ["v.mp4"]
+
+
+async def test_a_failing_live_remux_falls_back_to_the_file(
+    media_origin: Origin, out_dir: Path, session: HttpSession, settings: Settings,
+    source_packets: list[tuple[str, str]], remux_calls: list[Path], tmp_path: Path,
+) -> None:
+    """An ffmpeg that dies mid-stream costs nothing: the .part file is remuxed instead."""
+    fake = tmp_path / "ffmpeg-dies"
+    fake.write_text(f"#!/bin/sh\nfor a; do [ \"$a\" = pipe:0 ] && exit 1; done\nexec {settings.ffmpeg} \"$@\"\n")
+    fake.chmod(0o755)
+    flaky = settings.model_copy(update={"ffmpeg": str(fake)})
+    result = await fetch(hls(media_origin.url("/plain/index.m3u8")), out_dir / "v.mp4",
+                         session=session, settings=flaky)
+    assert len(remux_calls) == 1
+    assert video_packets(result.path) == source_packets
+    assert sorted(p.name for p in out_dir.iterdir()) == ["v.mp4"]
+
+
+async def test_fragments_are_read_by_connection_threads(
+    media_origin: Origin, out_dir: Path, session: HttpSession, settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mediavault.download.threaded import ThreadedRanges
+
+    fetched: list[str] = []
+    original = ThreadedRanges.fetch
+
+    async def spy(self: ThreadedRanges, link: object, url: str, *rest: object) -> bytes:
+        fetched.append(url)
+        return await original(self, link, url, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ThreadedRanges, "fetch", spy)
+    await fetch(hls(media_origin.url("/fmp4/index.m3u8")), out_dir / "v.mp4",
+                session=session, settings=settings)
+    segments = [p for p in media_origin.requests if not p.endswith(".m3u8")]
+    assert fetched and len(fetched) == sum(media_origin.requests[p] for p in segments)

@@ -1,4 +1,4 @@
-"""Segments read by connection threads on blocking sockets (download/rawhttp.py)."""
+"""Segments and fragments read by connection threads (download/rawhttp.py, threaded.py)."""
 
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ def raw_requests(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     seen: list[tuple[int, int]] = []
     original = RangeReader.request
 
-    def spy(self: RangeReader, link: Any, start: int, end: int, extra: dict[str, str]) -> Any:
+    def spy(self: RangeReader, link: Any, start: int, end: int, extra: Any, **kw: Any) -> Any:
         seen.append((start, end))
-        return original(self, link, start, end, extra)
+        return original(self, link, start, end, extra, **kw)
 
     monkeypatch.setattr(RangeReader, "request", spy)
     return seen

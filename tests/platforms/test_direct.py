@@ -31,7 +31,9 @@ def test_registry_routes_media_extensions_to_direct_and_pages_to_ytdlp() -> None
     assert adapter_for("https://cdn.example.com/a/b/clip.mp4") is DirectFileAdapter
     assert adapter_for("https://cdn.example.com/song.MP3?sig=1") is DirectFileAdapter
     assert adapter_for("https://example.com/watch?v=clip.mp4") is YtdlpAdapter
-    assert adapter_for("https://example.com/master.m3u8") is YtdlpAdapter
+    assert adapter_for("https://example.com/master.m3u8") is DirectFileAdapter
+    assert adapter_for("https://example.com/live/index.M3U8?token=x") is DirectFileAdapter
+    assert adapter_for("https://example.com/manifest.mpd") is YtdlpAdapter
     assert adapter_for("https://example.com/page.html") is YtdlpAdapter
     smuggled = 'https://example.com/c/clip.mp4#__youtubedl_smuggle=%7B%22id%22%3A+%22c-1%22%7D'
     assert adapter_for(smuggled) is YtdlpAdapter  # a feed entry keeps its guid as id
@@ -99,3 +101,46 @@ asyncio.run(main())
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+async def test_hls_master_playlist_without_ytdlp(ctx: AdapterContext, origin: Origin) -> None:
+    url = origin.url("/hls/master.m3u8")
+    direct = await DirectFileAdapter(url, ctx).extract()
+    generic = await YtdlpAdapter(url, ctx).extract()
+    assert isinstance(direct, MediaItem) and isinstance(generic, MediaItem)
+    same = ("platform", "id", "title", "kind")
+    assert {k: getattr(direct, k) for k in same} == {k: getattr(generic, k) for k in same}
+    assert [f.url for f in direct.formats] == [f.url for f in generic.formats]
+    assert [f.height for f in direct.formats] == [f.height for f in generic.formats]
+    assert all(f.protocol is Protocol.HLS for f in direct.formats)
+    assert direct.extra == {"direct": True}
+
+
+async def test_a_media_playlist_is_one_hls_format(ctx: AdapterContext, origin: Origin) -> None:
+    item = await DirectFileAdapter(origin.url("/hls/180p/index.m3u8"), ctx).extract()
+    assert isinstance(item, MediaItem)
+    (fmt,) = item.formats
+    assert fmt.protocol is Protocol.HLS and item.duration and item.duration > 1
+    assert (item.id, item.title) == ("index", "index")
+
+
+@pytest.mark.parametrize("playlist", ["master.m3u8", "index.m3u8"])
+async def test_a_drm_playlist_is_a_drm_item(
+    playlist: str, ctx: AdapterContext, origin: Origin
+) -> None:
+    item = await DirectFileAdapter(origin.url(f"/drm/{playlist}"), ctx).extract()
+    assert isinstance(item, MediaItem)
+    assert item.drm and all(f.drm for f in item.formats)
+
+
+async def test_a_page_named_m3u8_goes_to_ytdlp(ctx: AdapterContext, origin: Origin) -> None:
+    origin.routes["/fake.m3u8"] = lambda req: (200, {"Content-Type": "text/html"}, b"<html></html>")
+    with pytest.raises(errors.MediavaultError):  # yt-dlp's verdict, not ours
+        await DirectFileAdapter(origin.url("/fake.m3u8"), ctx).extract()
+    assert origin.requests["/fake.m3u8"] >= 2, "yt-dlp had its own look"
+
+
+async def test_a_missing_playlist_is_not_found(ctx: AdapterContext, origin: Origin) -> None:
+    with pytest.raises(errors.HTTPStatusError) as info:
+        await DirectFileAdapter(origin.url("/nope.m3u8"), ctx).extract()
+    assert info.value.status_code == 404

@@ -28,8 +28,10 @@ from mediavault.net.retry import RetryPolicy
 from .files import PartFile
 from .hls import FragmentPlan, FragmentSpec
 from .progress import ProgressTracker
-from .remux import remux
+from .rawhttp import Link, UnsuitableError
+from .remux import LiveRemux, remux
 from .state import TransferState, part_path, remove_state, state_path
+from .threaded import ThreadedRanges, open_threads, request_headers
 from .transport import Retrier, Transport, iter_body, pick_error, status_error
 
 if TYPE_CHECKING:
@@ -85,6 +87,8 @@ class FragmentDownload:
         self._next_write = 0
         self._offset = 0
         self._done = asyncio.Event()
+        self._live: LiveRemux | None = None
+        self._raw: ThreadedRanges | None = None
 
     async def run(self) -> FetchResult:
         from . import FetchResult
@@ -103,18 +107,26 @@ class FragmentDownload:
             self.tracker.fragments_total = total
             self.tracker.fragments_done = state.fragments_done
             self.tracker.downloaded = state.offset
+            if state.fragments_done == 0:
+                self._live = await LiveRemux.start(self.dest, self.plan.container, self.settings)
             try:
                 if self._next_write < total:
                     await self._run_all(part, state)
                 await part.sync()
             finally:
                 self._save(part, state)
+            size = await self._live.finish() if self._live is not None else None
+        except BaseException:
+            if self._live is not None:
+                await self._live.abort()
+            raise
         finally:
             part.close()
-        size = await remux(
-            self.part_path, self.dest, source_ext=self.plan.container, settings=self.settings,
-            cancel=self.cancel,
-        )
+        if size is None:
+            size = await remux(
+                self.part_path, self.dest, source_ext=self.plan.container,
+                settings=self.settings, cancel=self.cancel,
+            )  # fmt: skip
         with contextlib.suppress(FileNotFoundError):
             self.part_path.unlink()
         remove_state(self.dest)
@@ -141,6 +153,8 @@ class FragmentDownload:
                 state.save(self.state_path)
 
     async def _run_all(self, part: PartFile, state: TransferState) -> None:
+        first = self.plan.fragments[self._next_fetch].url
+        self._raw = await open_threads(self.transport, first, -1, self.settings, self.connections)
         try:
             async with asyncio.TaskGroup() as tg:
                 for _ in range(min(self.connections, len(self.plan.fragments))):
@@ -149,9 +163,14 @@ class FragmentDownload:
                 tg.create_task(self._supervise(part, state))
         except BaseExceptionGroup as group:
             raise pick_error(group) from None
+        finally:
+            if self._raw is not None:
+                await self._raw.close()
+                self._raw = None
 
     async def _worker(self) -> None:
         total = len(self.plan.fragments)
+        link = self._raw.link() if self._raw is not None else None
         while True:
             async with self._cond:
                 await self._cond.wait_for(
@@ -162,7 +181,7 @@ class FragmentDownload:
                     return
                 index = self._next_fetch
                 self._next_fetch += 1
-            data = await self._fetch(self.plan.fragments[index])
+            data = await self._fetch(self.plan.fragments[index], link)
             async with self._cond:
                 self._ready[index] = data
                 self._cond.notify_all()
@@ -174,6 +193,8 @@ class FragmentDownload:
                 await self._cond.wait_for(lambda: self._next_write in self._ready)
                 data = self._ready.pop(self._next_write)
             await part.write_at(data, self._offset)
+            if self._live is not None:
+                await self._live.feed(data)
             self._offset += len(data)
             async with self._cond:
                 self._next_write += 1
@@ -199,16 +220,27 @@ class FragmentDownload:
                 await asyncio.to_thread(state.save, self.state_path)
                 last_flush = time.monotonic()
 
-    async def _fetch(self, frag: FragmentSpec) -> bytes:
+    async def _fetch(self, frag: FragmentSpec, link: Link | None) -> bytes:
         retrier = Retrier(self.policy, self.cancel)
         headers = {}
         if frag.byte_range is not None:
             headers["Range"] = f"bytes={frag.byte_range[0]}-{frag.byte_range[1]}"
+        raw = self._raw
+        if raw is None or link is None or not raw.reader.same_origin(frag.url):
+            raw = None
         while True:
             try:
-                async with self.transport.stream(frag.url, headers) as response:
-                    data = await self._read(frag, response)
+                if raw is not None and link is not None:
+                    await self.transport.session.rate_limiter.acquire(raw.reader.host)
+                    data = await raw.fetch(
+                        link, frag.url, request_headers(self.transport, frag.url), frag.byte_range
+                    )
+                else:
+                    async with self.transport.stream(frag.url, headers) as response:
+                        data = await self._read(frag, response)
                 break
+            except UnsuitableError:
+                raw = None  # this answer needs httpx
             except MediavaultError as exc:
                 await retrier.wait(exc)
         if frag.key is not None and frag.iv is not None:

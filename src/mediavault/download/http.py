@@ -38,10 +38,11 @@ from mediavault.net.retry import RetryPolicy
 from .files import PartFile, verify_checksum
 from .ledger import Ledger
 from .progress import ProgressTracker
-from .rawhttp import Link, ThreadedRanges, UnsuitableError, open_threads
+from .rawhttp import Link, UnsuitableError
 from .remote import Remote, check_length, parse_content_range
 from .single import WRITE_BUFFER, single_stream
 from .state import TransferState, part_path, remove_state, state_path
+from .threaded import ThreadedRanges, open_threads
 from .transport import FallbackError, Retrier, Transport, iter_body, pick_error, status_error
 
 if TYPE_CHECKING:

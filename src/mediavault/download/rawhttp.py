@@ -1,11 +1,12 @@
-"""Range reads on blocking sockets: the body path of segmented downloads.
+"""Requests on blocking sockets: the body path of segmented and fragment downloads.
 
 httpx reads a body in 64 KiB pieces through h11 and the event loop, a few microseconds
 of Python each; at LAN or loopback speed that, not the network, bounds a download. Here
 each connection belongs to one thread: it sends the range request, parses the response
 head, and moves the body into the ``.part`` file with ``recv_into`` + ``pwrite`` in
-1 MiB steps, both of which release the GIL. (``splice`` through a pipe, which keeps
-the bytes out of user space, measured no faster here, so the copy stays.)
+1 MiB steps (or into one buffer, for a fragment), both of which release the GIL.
+(``splice`` through a pipe, which keeps the bytes out of user space, measured no
+faster here, so the copy stays.)
 
 Nothing about the request changes: its headers (User-Agent, cookies, the format's own
 headers) are the session's, built by httpx; the addresses are the host policy's
@@ -16,8 +17,6 @@ encoded body - is left to httpx (:class:`UnsuitableError`).
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import os
 import re
@@ -27,32 +26,19 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
-from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
-from mediavault.config import Settings
 from mediavault.errors import (
     CancelledError_,
     IntegrityError,
-    MediavaultError,
     NetworkError,
     TimeoutError_,
 )
 from mediavault.net.errors import translate_error
 
-from .transport import Transport
-
-__all__ = [
-    "Head",
-    "Link",
-    "RangeReader",
-    "Span",
-    "ThreadedRanges",
-    "UnsuitableError",
-    "open_threads",
-]
+__all__ = ["Head", "Link", "RangeReader", "UnsuitableError"]
 
 BODY_STEP = 1 << 20  # bytes per recv: never more than the engine's smallest split
 MAX_HEAD = 64 * 1024
@@ -136,7 +122,8 @@ class Link:
 
 
 class RangeReader:
-    """Blocking range requests to one URL, bodies written straight into ``fd``.
+    """Blocking requests to one URL's origin: ranges written straight into ``fd``
+    (:meth:`read_body`), or whole bodies returned (:meth:`read_bytes`).
 
     ``headers`` are the full request headers but ``Range``; ``addrs`` the approved
     addresses of the URL's host. :meth:`stop` makes every thread in a read return
@@ -158,19 +145,14 @@ class RangeReader:
         self.tls = parts.scheme == "https"
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if self.tls else 80)
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
-        self.target = target
+        self.origin = (parts.scheme, self.host, self.port)
+        self.netloc = parts.netloc.rsplit("@", 1)[-1]
+        self.target = _target(url)
         self.addrs = list(addrs)
-        self.fd = os.dup(fd)
+        self.fd = os.dup(fd) if fd >= 0 else -1
         self.connect_timeout = connect_timeout
         self.stall_timeout = stall_timeout
-        skip = {"range", "if-range", "connection", "host"}
-        lines = [f"GET {target} HTTP/1.1", f"Host: {parts.netloc.rsplit('@', 1)[-1]}"]
-        lines += [f"{k}: {v}" for k, v in headers if k.lower() not in skip]
-        lines.append("Connection: keep-alive")
-        self._request_head = "\r\n".join(lines)
+        self._header_block = self._headers(headers)
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._socks: set[socket.socket] = set()
@@ -212,14 +194,43 @@ class RangeReader:
         if self._stopped.is_set():
             raise CancelledError_("download cancelled")
 
+    def same_origin(self, url: str) -> bool:
+        parts = urlsplit(url)
+        tls = parts.scheme == "https"
+        return (parts.scheme, parts.hostname or "", parts.port or (443 if tls else 80)) == (
+            self.origin
+        )
+
+    def _headers(self, headers: Sequence[tuple[str, str]]) -> str:
+        skip = {"range", "if-range", "connection", "host"}
+        lines = [f"Host: {self.netloc}"]
+        lines += [f"{k}: {v}" for k, v in headers if k.lower() not in skip]
+        lines.append("Connection: keep-alive")
+        return "\r\n".join(lines)
+
     # one request ---------------------------------------------------------------------
-    def request(self, link: Link, start: int, end: int, extra: dict[str, str]) -> Head:
-        """Send ``GET`` for ``[start, end)`` on ``link`` and read the response head."""
+    def request(
+        self,
+        link: Link,
+        start: int | None,
+        end: int | None,
+        extra: Mapping[str, str],
+        *,
+        url: str | None = None,
+        headers: Sequence[tuple[str, str]] | None = None,
+    ) -> Head:
+        """Send ``GET`` on ``link`` and read the response head: for ``[start, end)`` when
+        given, for ``url`` (same origin) and with ``headers`` instead of the reader's own
+        when given."""
         self._check_stop()
         fresh = link.sock is None
         try:
             sock = link.connect()
-            lines = [self._request_head, f"Range: bytes={start}-{end - 1}"]
+            target = self.target if url is None else _target(url)
+            block = self._header_block if headers is None else self._headers(headers)
+            lines = [f"GET {target} HTTP/1.1", block]
+            if start is not None and end is not None:
+                lines.append(f"Range: bytes={start}-{end - 1}")
             lines += [f"{k}: {v}" for k, v in extra.items()]
             sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
             return self._read_head(sock)
@@ -227,7 +238,8 @@ class RangeReader:
             link.drop()
             if fresh:
                 raise NetworkError(f"connection to {self.host} closed before a response") from None
-            return self.request(link, start, end, extra)  # a kept-alive link had expired
+            # a kept-alive link had expired: once more on a new one
+            return self.request(link, start, end, extra, url=url, headers=headers)
         except BaseException as exc:
             link.drop()
             raise self._error(exc) from exc
@@ -301,6 +313,33 @@ class RangeReader:
             link.drop()  # unread body bytes (the segment shrank) poison the connection
         return pos
 
+    def read_bytes(self, link: Link, head: Head, length: int) -> bytes:
+        """The whole ``length``-byte body of ``head`` (a fragment: small enough to hold)."""
+        if len(head.extra) > length:
+            link.drop()
+            raise IntegrityError(f"more body than Content-Length {length} from {self.host}")
+        sock = link.sock
+        assert sock is not None
+        buf = bytearray(length)
+        view = memoryview(buf)
+        got = len(head.extra)
+        view[:got] = head.extra
+        try:
+            while got < length:
+                self._check_stop()
+                n = sock.recv_into(view[got:], min(BODY_STEP, length - got))
+                if n == 0:
+                    raise IntegrityError(
+                        f"body from {self.host} ended after {got} of {length} bytes"
+                    )
+                got += n
+        except BaseException as exc:
+            link.drop()
+            raise self._error(exc) from exc
+        if not head.keep_alive:
+            link.drop()
+        return bytes(buf)
+
     def _copy_body(
         self,
         sock: socket.socket,
@@ -335,6 +374,12 @@ class RangeReader:
         return exc
 
 
+def _target(url: str) -> str:
+    parts = urlsplit(url)
+    target = parts.path or "/"
+    return target + "?" + parts.query if parts.query else target
+
+
 class _StaleLinkError(Exception):
     """The server closed a kept-alive connection before answering."""
 
@@ -344,104 +389,3 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
         written = os.pwrite(fd, data, offset)
         data = data[written:]
         offset += written
-
-
-class Span(Protocol):
-    """A segment of the file: ``pos`` advances as bytes land, ``end`` may move closer."""
-
-    pos: int
-    end: int
-
-
-class ThreadedRanges:
-    """The connection threads of one download, each with its own kept-alive :class:`Link`.
-
-    The reader writes through its own duplicate of the part file's descriptor, so a
-    thread still finishing after :meth:`close` (one stuck in ``connect``, say) can never
-    write into a descriptor number the process has reused.
-    """
-
-    def __init__(self, reader: RangeReader, threads: int) -> None:
-        self.reader = reader
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, threads), thread_name_prefix="mediavault-http"
-        )
-        self._links: list[Link] = []
-
-    def link(self) -> Link:
-        link = self.reader.link()
-        self._links.append(link)
-        return link
-
-    async def read(
-        self,
-        link: Link,
-        span: Span,
-        if_range: Mapping[str, str],
-        check: Callable[[httpx.Response], int],
-        landed: Callable[[int, int], None],
-    ) -> None:
-        """Fetch ``[span.pos, span.end)`` on ``link`` in a connection thread.
-
-        ``check`` validates the response head (raising the engine's errors) and returns
-        the body length; ``landed(offset, n)`` runs on the event loop after each write,
-        ``span.pos`` is advanced by the thread itself.
-        """
-        loop = asyncio.get_running_loop()
-
-        def on_landed(offset: int, n: int) -> None:
-            span.pos = offset + n
-            loop.call_soon_threadsafe(landed, offset, n)
-
-        def run() -> None:
-            head = self.reader.request(link, span.pos, span.end, dict(if_range))
-            try:
-                if 300 <= head.status < 400:
-                    raise UnsuitableError()
-                length = check(head.response(self.reader.url))
-            except BaseException:
-                link.drop()
-                raise
-            self.reader.read_body(link, head, span.pos, lambda: span.end, length, on_landed)
-
-        await loop.run_in_executor(self._pool, run)
-
-    async def close(self, grace: float = 1.0) -> None:
-        """Stop every thread; wait up to ``grace`` s (the rest finish on their own)."""
-        self.reader.stop()
-
-        def teardown() -> None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            for link in self._links:
-                link.close()
-            self.reader.close()
-
-        done = asyncio.get_running_loop().run_in_executor(None, teardown)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
-                await asyncio.shield(done)
-
-
-async def open_threads(
-    transport: Transport, url: str, fd: int, settings: Settings, threads: int
-) -> ThreadedRanges | None:
-    """Connection threads reading ``url`` into ``fd``; None when the request needs httpx
-    (a proxy, a scheme other than http/https, a host the policy refuses: httpx then
-    reports it with its own checks)."""
-    session = transport.session
-    if session.proxy or urlsplit(url).scheme not in ("http", "https"):
-        return None
-    try:
-        addrs = await session.policy.check_url(url)
-    except MediavaultError:
-        return None
-    request = session.client.build_request("GET", url, headers=transport.headers)
-    reader = RangeReader(
-        url,
-        request.headers.multi_items(),
-        addrs,
-        fd=fd,
-        connect_timeout=settings.connect_timeout,
-        stall_timeout=settings.stall_timeout,
-    )
-    return ThreadedRanges(reader, threads)

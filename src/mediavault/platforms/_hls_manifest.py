@@ -1,0 +1,133 @@
+"""Formats from an HLS playlist, as yt-dlp's generic extractor lists them.
+
+A master playlist gives one format per variant (``hls-<kbps>``: resolution, frame rate,
+codecs, bitrate) and one audio-only format per alternative audio rendition with its own
+URI (``hls-audio-<name>``); a variant whose audio lives in such a rendition carries no
+audio itself, so selection merges the two. A media playlist is one format (``hls``) with
+its duration. A session or segment key other than AES-128 (FairPlay, SAMPLE-AES, ...)
+marks the formats DRM: they are listed and skipped, never fetched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import m3u8
+
+from mediavault.models import Format, Protocol
+
+__all__ = ["HlsManifest", "parse_hls"]
+
+_VIDEO_CODECS = ("avc", "hvc", "hev", "vp0", "vp8", "vp9", "av01", "dvh", "dva", "mp4v")
+_AUDIO_CODECS = ("mp4a", "ac-3", "ec-3", "opus", "flac", "mp3", "vorbis", "alac", "dts")
+
+
+class HlsManifest:
+    """What a playlist offers: ``formats`` and, for a media playlist, ``duration``."""
+
+    def __init__(self, formats: tuple[Format, ...], duration: float | None) -> None:
+        self.formats = formats
+        self.duration = duration
+
+
+def parse_hls(text: str, url: str) -> HlsManifest:
+    """The formats of the playlist ``text`` fetched from ``url`` (its final URL)."""
+    playlist = m3u8.loads(text, uri=url)
+    drm = any(_is_drm(key) for key in (playlist.session_keys or []) if key is not None)
+    if not playlist.is_variant:
+        drm = drm or any(_is_drm(key) for key in (playlist.keys or []) if key is not None)
+        fmt = Format(format_id="hls", url=url, protocol=Protocol.HLS, ext="mp4", drm=drm)
+        duration = sum(float(s.duration or 0) for s in playlist.segments) or None
+        return HlsManifest((fmt,), duration)
+    audio_groups = {
+        m.group_id
+        for m in playlist.media
+        if (m.type or "").upper() == "AUDIO" and m.uri
+    }
+    formats: list[Format] = []
+    seen: set[str] = set()
+    for variant in playlist.playlists:
+        if not variant.uri:
+            continue
+        fmt = _variant(variant, audio_groups, drm)
+        fmt = fmt.model_copy(update={"format_id": _unique(fmt.format_id, seen)})
+        formats.append(fmt)
+    codecs_by_group = _audio_codecs(playlist)
+    for media in playlist.media:
+        if (media.type or "").upper() != "AUDIO" or not media.uri:
+            continue
+        name = media.name or media.language or media.group_id or "audio"
+        formats.append(Format(
+            format_id=_unique(f"hls-audio-{name.replace(' ', '_')}", seen),
+            url=str(media.absolute_uri),
+            protocol=Protocol.HLS,
+            ext="mp4",
+            vcodec="none",
+            acodec=codecs_by_group.get(media.group_id),
+            language=media.language,
+            note=media.name,
+            drm=drm,
+        ))  # fmt: skip
+    return HlsManifest(tuple(formats), None)
+
+
+def _variant(variant: Any, audio_groups: set[str], drm: bool) -> Format:
+    info = variant.stream_info
+    bandwidth = info.average_bandwidth or info.bandwidth
+    tbr = round(bandwidth / 1000, 3) if bandwidth else None
+    vcodec, acodec = _split_codecs(info.codecs)
+    width, height = info.resolution if info.resolution else (None, None)
+    if info.audio in audio_groups:
+        acodec = "none"  # the audio is its own rendition
+    elif vcodec is None and acodec is not None and height is None:
+        vcodec = "none"  # an audio-only variant
+    return Format(
+        format_id=f"hls-{round(tbr)}" if tbr else "hls",
+        url=str(variant.absolute_uri),
+        protocol=Protocol.HLS,
+        ext="mp4",
+        width=width,
+        height=height,
+        fps=float(info.frame_rate) if info.frame_rate else None,
+        vcodec=vcodec,
+        acodec=acodec,
+        tbr=tbr,
+        drm=drm,
+    )
+
+
+def _split_codecs(codecs: str | None) -> tuple[str | None, str | None]:
+    vcodec = acodec = None
+    for codec in (c.strip() for c in (codecs or "").split(",") if c.strip()):
+        lowered = codec.lower()
+        if vcodec is None and lowered.startswith(_VIDEO_CODECS):
+            vcodec = codec
+        elif acodec is None and lowered.startswith(_AUDIO_CODECS):
+            acodec = codec
+    return vcodec, acodec
+
+
+def _audio_codecs(playlist: Any) -> dict[str, str]:
+    """The audio codec each audio group is declared with by the variants using it."""
+    out: dict[str, str] = {}
+    for variant in playlist.playlists:
+        group = variant.stream_info.audio
+        _, acodec = _split_codecs(variant.stream_info.codecs)
+        if group and acodec and group not in out:
+            out[group] = acodec
+    return out
+
+
+def _unique(format_id: str, seen: set[str]) -> str:
+    candidate, n = format_id, 1
+    while candidate in seen:
+        n += 1
+        candidate = f"{format_id}-{n}"
+    seen.add(candidate)
+    return candidate
+
+
+def _is_drm(key: Any) -> bool:
+    method = str(key.method or "NONE").upper()
+    keyformat = (key.keyformat or "identity").lower()
+    return method not in ("NONE", "AES-128") or keyformat != "identity"

@@ -70,9 +70,22 @@ class Settings(BaseSettings):
     health_cache_seconds: float = Field(
         default=1.0, ge=0, description="/health probes run at most this often; 0 = every call"
     )
+    job_view_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="job status reads are answered from memory (kept current by job events)"
+        " and re-read from the database at least this often; 0 = every request",
+    )
     embedded_worker: Literal["process", "inline"] = Field(
         default="process",
         description="serve's worker: a child process (default) or the API's own event loop",
+    )
+    embedded_worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="serve's worker child (and the ffmpeg it runs) at this lower CPU priority,"
+        " so the API answers first when both want the CPU; 0 = same priority",
     )
 
     allow_private_networks: bool = False

@@ -90,9 +90,9 @@ async def test_health_probes_once_per_ttl(start_api: ApiFactory) -> None:
         assert len({r.content for r in bodies}) == 1  # one probe, shared
         assert probes == 1
         await asyncio.sleep(0.6)
+        stale_until = api.services.health.expires  # before the call: its refresh may land fast
         stale = await client.get("/api/v1/health")  # answered at once; one refresh starts
         assert stale.content == bodies[0].content
-        stale_until = api.services.health.expires
         async with asyncio.timeout(10):
             while probes < 2 or api.services.health.refreshing is not None:
                 await asyncio.sleep(0.02)

@@ -49,6 +49,8 @@ async def test_jobs_run_in_the_child_and_their_events_reach_the_api(
         assert {"job.queued", "job.started", "job.completed"} <= seen  # the last two: relayed
         child = worker.process
         assert child is not None and child.pid is not None and child.pid != os.getpid()
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == min(19, ours + 10)  # niced
         ran = kinds.runs(settings.data_dir)
         assert len(ran) == 1 and ran[0][2] == child.pid
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 
 from mediavault.config import Settings
 from mediavault.jobs.events import EventBus
@@ -56,4 +58,29 @@ async def test_events_cross_processes_over_redis(jobs_settings: Settings, backen
         async with asyncio.timeout(5):
             event, user_id = await anext(events)
     assert (event.job_id, event.type, user_id) == ("j-remote", EventType.COMPLETED, "u1")
+    bus.close()
+
+
+async def test_listeners_hear_events_in_the_publishing_thread_before_subscribers(
+    make_settings: Callable[..., Settings],
+) -> None:
+    bus = EventBus(make_settings())  # in-process (with Redis, events come by subscribing)
+    heard: list[tuple[str, str | None, str, int]] = []
+
+    def listener(event: Event, user_id: str | None) -> None:
+        heard.append((event.job_id, user_id, threading.current_thread().name, sub._queue.qsize()))
+
+    async with bus.subscribe() as sub:
+        stop = bus.listen(listener)
+        await asyncio.to_thread(bus.publish_sync, _event("j1"), user_id="u")
+        assert heard == [("j1", "u", heard[0][2], 0)]  # before the subscriber was offered it
+        assert heard[0][2] != threading.current_thread().name  # in the publishing thread
+        async with asyncio.timeout(5):
+            assert (await anext(sub))[0].job_id == "j1"
+        stop()
+        stop()  # stopping twice is harmless
+        await bus.publish(_event("j2"), user_id="u")
+        async with asyncio.timeout(5):
+            assert (await anext(sub))[0].job_id == "j2"
+    assert [job_id for job_id, *_ in heard] == ["j1"]
     bus.close()

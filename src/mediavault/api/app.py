@@ -7,6 +7,7 @@ raised. The dashboard is served at ``/``.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,9 +46,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     dispatcher = WebhookDispatcher(services.settings, services.db, services.bus)
     await dispatcher.start()
+    view = asyncio.create_task(services.job_view.follow(services.bus), name="job-view")
     try:
         yield
     finally:
+        view.cancel()
+        await asyncio.gather(view, return_exceptions=True)
         await dispatcher.stop()
         await services.limiter.close()
         services.close()

@@ -40,21 +40,30 @@ __all__ = [
     "WriteSessionDep",
     "authenticate",
     "authenticate_cached",
+    "services_of",
 ]
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey")
 _bearer = HTTPBearer(auto_error=False, scheme_name="Bearer")
 
 
-def get_services(conn: HTTPConnection) -> Services:
+# Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency
+# in its thread pool, a thread hop per request for a dictionary lookup.
+
+
+def services_of(conn: HTTPConnection) -> Services:
     services: Services = conn.app.state.services
     return services
+
+
+async def get_services(conn: HTTPConnection) -> Services:
+    return services_of(conn)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
@@ -141,7 +150,7 @@ async def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def admin_user(user: CurrentUser) -> User:
+async def admin_user(user: CurrentUser) -> User:
     if user.role != "admin":
         raise ForbiddenError("admin role required")
     return user
@@ -163,7 +172,7 @@ async def stream_user(conn: HTTPConnection, services: ServicesDep) -> User:
 StreamUser = Annotated[User, Depends(stream_user)]
 
 
-def get_job_service(services: ServicesDep) -> JobService:
+async def get_job_service(services: ServicesDep) -> JobService:
     return services.jobs
 
 

@@ -13,6 +13,10 @@ Plumbing between the two processes:
   a pipe and re-published on the API's in-process bus, so SSE/WebSocket clients and
   webhooks see them exactly as before (with ``queue_url=redis://`` they already travel
   over Redis, and the relay is off);
+- the child runs at a lower CPU priority (``embedded_worker_nice``, default 10; ffmpeg
+  and other programs it starts inherit it): when both want the CPU the API answers
+  first, and CPU-heavy work (fast transfers, post-processing) takes the CPU back as soon
+  as the API is idle; throttled downloads need little CPU and see no difference;
 - the child holds the read end of a second pipe the parent never writes to: when the
   parent closes it (graceful stop) or dies (even by SIGKILL) the child sees EOF and
   stops, giving its running jobs back to the queue as ``mediavault worker`` does.
@@ -25,6 +29,7 @@ import contextlib
 import json
 import logging
 import multiprocessing
+import os
 import threading
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -164,6 +169,8 @@ def child_main(
     settings: Settings, concurrency: int | None, events: Connection | None, alive: Connection
 ) -> None:
     """Entry point of the child process."""
+    if settings.embedded_worker_nice:  # the API first when both want the CPU
+        os.nice(settings.embedded_worker_nice)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

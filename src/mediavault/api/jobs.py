@@ -1,4 +1,7 @@
-"""Job helpers shared by the job routes: ownership checks and submission.
+"""Job helpers shared by the job routes: ownership checks, status reads and submission.
+
+``job_status`` answers from the in-memory ``JobView`` when it can (a polled job costs no
+database read), else reads the database and keeps the answer there.
 
 Submission checks, in order: the URL(s) against the SSRF guard and domain lists, the
 job's ``webhook_url`` likewise, the cookie set belongs to the caller, a repeated
@@ -13,14 +16,14 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from mediavault import accounts
-from mediavault.api.schemas.jobs import OptionsIn
+from mediavault.api.schemas.jobs import JobPublic, OptionsIn, job_public
 from mediavault.api.state import Services
 from mediavault.api.urls import check_input_url
 from mediavault.errors import NotFoundError
 from mediavault.jobs.tables import Job, User
 from mediavault.models import JobKind
 
-__all__ = ["owned_job", "submit_job"]
+__all__ = ["cancel_job", "job_status", "owned_job", "submit_job"]
 
 
 async def owned_job(
@@ -31,6 +34,26 @@ async def owned_job(
     if kind is not None and job.kind != kind:
         raise NotFoundError(f"no {kind.value} job {job_id!r}")
     return job
+
+
+async def job_status(services: Services, user: User, job_id: str) -> JobPublic:
+    """``owned_job`` as the API shows it, from the job view while it follows the events."""
+    view = services.job_view
+    if not view.enabled:
+        return job_public(await owned_job(services, user, job_id))
+    snap = await view.read(job_id)
+    if snap is None or not (user.role == "admin" or snap.owner == user.id):
+        raise NotFoundError(f"no job {job_id!r}")  # as JobService.get: no existence leak
+    return snap.public
+
+
+async def cancel_job(services: Services, user: User, job: Job) -> JobPublic:
+    """Cancel ``job`` (the caller's) and its descendants. A running job's cancel flag
+    publishes no event, so the job view forgets everything it holds."""
+    try:
+        return job_public(await services.jobs.cancel(job.id, user))
+    finally:
+        services.job_view.forget_all()
 
 
 def _check_owned(services: Services, user: User, body: OptionsIn) -> None:

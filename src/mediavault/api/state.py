@@ -1,4 +1,5 @@
-"""What one API process holds: settings, database, job service, event bus, guards, metrics.
+"""What one API process holds: settings, database, job service, event bus, guards, caches,
+metrics.
 
 Built once by ``create_app`` and reached from requests through ``api.deps``.
 """
@@ -17,6 +18,7 @@ from mediavault.jobs.db import Database
 
 if TYPE_CHECKING:
     from mediavault.api.authcache import AuthCache
+    from mediavault.api.jobview import JobView
     from mediavault.api.metrics import Metrics
     from mediavault.api.ratelimit import RateLimiter
     from mediavault.jobs.events import EventBus
@@ -103,6 +105,12 @@ class Services:
         from mediavault.api.authcache import AuthCache
 
         return AuthCache(self.settings.auth_cache_seconds)
+
+    @cached_property
+    def job_view(self) -> JobView:
+        from mediavault.api.jobview import JobView
+
+        return JobView(self.settings.job_view_seconds, self.jobs.store.get)
 
     @cached_property
     def metrics(self) -> Metrics:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,8 @@ from mediavault.models import Event, EventType
 __all__ = ["EventBus", "Subscription", "event_bus_for", "event_for", "iter_events"]
 
 _QUEUE_SIZE = 1000
+
+Listener = Callable[[Event, str | None], None]
 
 
 def event_for(job: Job, type_: EventType) -> Event:
@@ -127,6 +129,7 @@ class EventBus:
         self.redis_url = url if url and url.startswith("redis") else None
         self.channel = f"{settings.queue_name}:events"
         self._subscribers: set[Subscription] = set()
+        self._listeners: list[Listener] = []
         self._lock = threading.Lock()
         self._redis: redis.Redis[bytes] | None = None
 
@@ -144,12 +147,39 @@ class EventBus:
         else:
             self._sync_client().publish(self.channel, _encode(event, user_id))
 
+    def publish_many_sync(self, items: Sequence[tuple[Event, str | None]]) -> None:
+        """``publish_sync`` for several events, in order, in one Redis round trip."""
+        if self.redis_url is None or len(items) == 1:
+            for event, user_id in items:
+                self.publish_sync(event, user_id=user_id)
+            return
+        with self._sync_client().pipeline(transaction=False) as pipe:
+            for event, user_id in items:
+                pipe.publish(self.channel, _encode(event, user_id))
+            pipe.execute()
+
     def publish_local(self, event: Event, *, user_id: str | None) -> None:
-        """Deliver to this process's subscribers only (any thread)."""
+        """Deliver to this process's listeners and subscribers only (any thread)."""
         with self._lock:
+            listeners = list(self._listeners)
             subscribers = list(self._subscribers)
+        for listener in listeners:
+            listener(event, user_id)
         for sub in subscribers:
             sub._offer((event, user_id))
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event, user_id)`` in the publishing thread, before subscribers
+        are offered the event, for every event published in this process (in-process bus
+        only: with Redis, events arrive through ``subscribe``). Returns the way to stop."""
+
+        def stop() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        with self._lock:
+            self._listeners.append(listener)
+        return stop
 
     def subscribe(self) -> Subscription:
         return Subscription(self)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from mediavault.api.deps import CurrentUser, ServicesDep
-from mediavault.api.jobs import owned_job, submit_job
+from mediavault.api.jobs import cancel_job, owned_job, submit_job
 from mediavault.api.schemas.jobs import BatchCreate, BatchPublic, JobPublic, job_public
 from mediavault.models import JobKind
 
@@ -45,4 +45,4 @@ async def get_batch(batch_id: str, user: CurrentUser, services: ServicesDep) -> 
 )
 async def cancel_batch(batch_id: str, user: CurrentUser, services: ServicesDep) -> JobPublic:
     job = await owned_job(services, user, batch_id, kind=JobKind.BATCH)
-    return job_public(await services.jobs.cancel(job.id, user))
+    return await cancel_job(services, user, job)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from mediavault.api.deps import CurrentUser, ServicesDep
 from mediavault.api.errors import ErrorBody
 from mediavault.api.files import serve_job_file
-from mediavault.api.jobs import owned_job, submit_job
+from mediavault.api.jobs import cancel_job, job_status, owned_job, submit_job
 from mediavault.api.schemas.jobs import DownloadCreate, JobLogPublic, JobLogs, JobPublic, job_public
 from mediavault.models import JobKind
 
@@ -31,7 +31,7 @@ async def create_download(
 
 @router.get("/{job_id}", response_model=JobPublic, summary="Status and progress of a job")
 async def get_download(job_id: str, user: CurrentUser, services: ServicesDep) -> JobPublic:
-    return job_public(await owned_job(services, user, job_id))
+    return await job_status(services, user, job_id)
 
 
 @router.get("/{job_id}/logs", response_model=JobLogs, summary="Log lines of a job")
@@ -54,8 +54,7 @@ async def get_logs(
     summary="Cancel a job (and its children); running transfers stop promptly",
 )
 async def cancel_download(job_id: str, user: CurrentUser, services: ServicesDep) -> JobPublic:
-    job = await owned_job(services, user, job_id)
-    return job_public(await services.jobs.cancel(job.id, user))
+    return await cancel_job(services, user, await owned_job(services, user, job_id))
 
 
 @router.get(

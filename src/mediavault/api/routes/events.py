@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from mediavault.api.deps import StreamUser, authenticate, get_services
+from mediavault.api.deps import StreamUser, authenticate, services_of
 from mediavault.api.state import Services
 from mediavault.errors import AuthError
 from mediavault.jobs.events import Subscription
@@ -77,7 +77,7 @@ async def events(
     type: list[EventType] | None = _TYPES,
     token: str | None = _TOKEN,
 ) -> StreamingResponse:
-    services: Services = get_services(request)
+    services: Services = services_of(request)
     sub = services.bus.subscribe()
     await sub.start()  # subscribed before the response starts: nothing published is missed
     stream = _sse(
@@ -103,7 +103,7 @@ def _ws_credential(ws: WebSocket) -> str | None:
 
 @router.websocket("/ws")
 async def websocket(ws: WebSocket) -> None:
-    services: Services = get_services(ws)
+    services: Services = services_of(ws)
     try:
         user = await run_in_threadpool(_ws_user, services, _ws_credential(ws))
     except AuthError as exc:  # accepted first so the client sees why: close code 4401

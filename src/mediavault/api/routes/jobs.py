@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from mediavault.api.deps import CurrentUser, ServicesDep
-from mediavault.api.jobs import owned_job
+from mediavault.api.jobs import job_status
 from mediavault.api.schemas.jobs import JobPage, JobPublic, job_public
 from mediavault.errors import ForbiddenError, InputError
 from mediavault.jobs.store import JobFilters
@@ -48,4 +48,4 @@ async def list_jobs(
 
 @router.get("/{job_id}", response_model=JobPublic, summary="One job of any kind")
 async def get_job(job_id: str, user: CurrentUser, services: ServicesDep) -> JobPublic:
-    return job_public(await owned_job(services, user, job_id))
+    return await job_status(services, user, job_id)

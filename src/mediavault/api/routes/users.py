@@ -116,3 +116,4 @@ def delete_user(
     session.delete(user)
     session.commit()
     services.auth_cache.clear()
+    services.job_view.forget_all()  # their jobs went with them

@@ -25,6 +25,7 @@ __all__ = [
     "JobPublic",
     "PlaylistCreate",
     "job_public",
+    "progress_public",
 ]
 
 Url = Annotated[
@@ -213,9 +214,19 @@ class JobLogs(BaseModel):
     logs: list[JobLogPublic]
 
 
+def progress_public(
+    done: int, total: int | None, speed: float | None, eta: float | None
+) -> ProgressPublic:
+    return ProgressPublic(
+        downloaded_bytes=done,
+        total_bytes=total,
+        speed=speed,
+        eta=eta,
+        percent=round(min(100.0, done * 100.0 / total), 2) if total else None,
+    )
+
+
 def job_public(job: Job, *, prefix: str = "/api/v1") -> JobPublic:
-    total = job.total_bytes
-    done = job.downloaded_bytes or 0
     has_file = job.status == JobStatus.COMPLETED and result_path(job.result) is not None
     return JobPublic(
         id=job.id,
@@ -229,13 +240,7 @@ def job_public(job: Job, *, prefix: str = "/api/v1") -> JobPublic:
         parent_id=job.parent_id,
         subscription_id=job.subscription_id,
         options=job.options or {},
-        progress=ProgressPublic(
-            downloaded_bytes=done,
-            total_bytes=total,
-            speed=job.speed,
-            eta=job.eta,
-            percent=round(min(100.0, done * 100.0 / total), 2) if total else None,
-        ),
+        progress=progress_public(job.downloaded_bytes or 0, job.total_bytes, job.speed, job.eta),
         items_total=job.items_total,
         items_done=job.items_done or 0,
         items_failed=job.items_failed or 0,

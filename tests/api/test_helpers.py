@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mediavault.api.extract import filter_entries, select_items
-from mediavault.api.files import parse_range, result_path
+from mediavault.api.files import parse_range, result_paths
 from mediavault.api.schemas.jobs import ChannelFilters
 from mediavault.api.urls import check_input_url, domain_allowed
 from mediavault.errors import BlockedURLError
@@ -25,9 +25,10 @@ def test_parse_range() -> None:
             parse_range(bad, 100)
 
 
-def test_result_path() -> None:
-    assert result_path({"paths": ["a/b.mp4", "c"], "items": []}) == "a/b.mp4"
-    assert result_path({"paths": []}) is None and result_path(None) is None
+def test_result_paths() -> None:
+    assert result_paths({"paths": ["a/b.mp4", "c"], "items": []}) == ["a/b.mp4", "c"]
+    assert result_paths({"paths": []}) == [] and result_paths(None) == []
+    assert result_paths({"paths": "a.mp4"}) == [] and result_paths({"paths": ["", 3, "x"]}) == ["x"]
 
 
 def entry(n: int, **kw) -> CollectionEntry:

@@ -224,3 +224,37 @@ async def test_batch_playlist_channel_jobs(api: Api) -> None:
     async with api.client(api.bob) as client:
         assert_error(await client.get(f"/api/v1/batch/{batch.json()['id']}"), 404, "not_found")
         assert_error(await client.delete(f"/api/v1/batch/{batch.json()['id']}"), 404, "not_found")
+
+
+async def test_every_stored_file_of_a_multi_file_job_is_served(api: Api) -> None:
+    """A playlist URL given to /download stores several files: each has its URL."""
+    from mediavault.jobs.tables import Job
+    from mediavault.models import JobStatus
+
+    async with api.client(api.alice) as alice:
+        job = (await alice.post("/api/v1/download", json={"url": ORIGIN_URL})).json()
+        keys = ["list/one.mp4", "list/two.mp4", "list/three.mp4"]
+        for n, key in enumerate(keys):
+            path = api.services.storage.local_path(key)
+            assert path is not None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(f"file {n}".encode() * 100)
+        with api.services.db.sessionmaker() as session:
+            row = session.get(Job, job["id"])
+            assert row is not None
+            row.status = JobStatus.COMPLETED
+            row.result = {"paths": keys, "items": []}
+            session.commit()
+        status = (await alice.get(f"/api/v1/jobs/{job['id']}")).json()
+        base = f"/api/v1/download/{job['id']}/file"
+        assert status["file_url"] == base
+        assert status["file_urls"] == [base, f"{base}?index=1", f"{base}?index=2"]
+        for n, url in enumerate(status["file_urls"]):
+            response = await alice.get(url)
+            assert response.status_code == 200 and response.content == f"file {n}".encode() * 100
+        part = await alice.get(f"{base}?index=2", headers={"Range": "bytes=0-5"})
+        assert part.status_code == 206 and part.content == b"file 2"
+        assert_error(await alice.get(f"{base}?index=3"), 404, "not_found")
+        assert_error(await alice.get(f"{base}?index=-1"), 422, "invalid_input")
+    async with api.client(api.bob) as bob:
+        assert_error(await bob.get(f"{base}?index=1"), 404, "not_found")

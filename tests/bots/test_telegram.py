@@ -9,6 +9,7 @@ import itertools
 import logging
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mediavault.bots.telegram import BotOptions, is_profile_url
@@ -199,3 +200,22 @@ def test_profile_urls_are_told_apart_from_media_links() -> None:
     assert is_profile_url("https://onlyfans.com/alice")
     assert not is_profile_url("https://www.youtube.com/watch?v=abc")
     assert not is_profile_url("http://127.0.0.1:8000/video.mp4")
+
+
+async def test_a_feed_link_sends_every_stored_file(
+    botapi: BotApi, vault: Vault, start_bot, origin: Origin
+) -> None:
+    """A multi-item URL sent as a plain link is one download job with several files."""
+    start_bot(vault)
+    botapi.send_text(CHAT, origin.url("/feed.rss"))
+    final = await until(lambda: [t for t in botapi.texts(CHAT) if t.startswith("✅")], 90,
+                        "final status", botapi)
+    [job] = vault.jobs()
+    assert len(job["file_urls"]) == 12, final
+    albums = await until(lambda: len(botapi.calls_of("sendMediaGroup", CHAT)) >= 3
+                         and botapi.calls_of("sendMediaGroup", CHAT), 30, "three albums", botapi)
+    uploads = [u for g in albums for u in g.files.values()]
+    assert len(uploads) == 12 and len({_sha(u.data) for u in uploads}) == 12
+    stored = {_sha(httpx.get(f"{vault.url}{url}", headers={"X-API-Key": vault.key}).content)
+              for url in job["file_urls"]}
+    assert stored == {_sha(u.data) for u in uploads}

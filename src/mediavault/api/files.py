@@ -19,26 +19,35 @@ from mediavault.errors import ConflictError, NotFoundError
 from mediavault.jobs.tables import Job
 from mediavault.models import JobStatus
 
-__all__ = ["job_file_key", "parse_range", "result_path", "serve_job_file", "serve_key"]
+__all__ = [
+    "job_file_key",
+    "parse_range",
+    "result_paths",
+    "serve_job_file",
+    "serve_key",
+]
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def job_file_key(job: Job) -> str:
-    """The storage key of a completed job's main file."""
+def job_file_key(job: Job, index: int = 0) -> str:
+    """The storage key of a completed job's file number ``index`` (0: the main one)."""
     if job.status != JobStatus.COMPLETED:
         raise ConflictError(f"job {job.id} is {job.status}; its file is served once completed")
-    key = result_path(job.result)
-    if key is None:
+    keys = result_paths(job.result)
+    if not keys:
         raise NotFoundError(f"job {job.id} has no stored file (kind {job.kind})")
-    return key
+    if index >= len(keys):
+        raise NotFoundError(f"job {job.id} stored {len(keys)} file(s); there is no index {index}")
+    return keys[index]
 
 
-def result_path(result: dict[str, Any] | None) -> str | None:
-    """The main stored file of a job result (``{"paths": [...], "items": [...]}``)."""
+def result_paths(result: dict[str, Any] | None) -> list[str]:
+    """The stored files of a job result (``{"paths": [...], "items": [...]}``), in order."""
     paths = (result or {}).get("paths") or []
-    first = paths[0] if isinstance(paths, list) and paths else None
-    return first if isinstance(first, str) and first else None
+    if not isinstance(paths, list):
+        return []
+    return [p for p in paths if isinstance(p, str) and p]
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -64,8 +73,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-async def serve_job_file(services: Services, job: Job, range_header: str | None) -> Response:
-    return await serve_key(services, job_file_key(job), range_header)
+async def serve_job_file(
+    services: Services, job: Job, range_header: str | None, index: int = 0
+) -> Response:
+    return await serve_key(services, job_file_key(job, index), range_header)
 
 
 async def serve_key(services: Services, key: str, range_header: str | None) -> Response:

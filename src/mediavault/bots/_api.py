@@ -156,14 +156,17 @@ class ServiceClient:
 
     # files -------------------------------------------------------------------------------
 
-    def file_link(self, job: dict[str, Any]) -> str:
+    def file_link(self, job: dict[str, Any], index: int = 0) -> str:
         """Where a user can fetch a job's file themselves (``bot_public_url``)."""
-        return f"{self.public_url}{API_PREFIX}/download/{job['id']}/file"
+        link = f"{self.public_url}{API_PREFIX}/download/{job['id']}/file"
+        return f"{link}?index={index}" if index else link
 
     @asynccontextmanager
-    async def _file_response(self, job_id: str) -> AsyncIterator[httpx.Response]:
+    async def _file_response(self, job_id: str, index: int) -> AsyncIterator[httpx.Response]:
+        path = f"/download/{_segment(job_id)}/file"
+        params = {"index": index} if index else None
         try:
-            async with self._client.stream("GET", f"/download/{_segment(job_id)}/file") as response:
+            async with self._client.stream("GET", path, params=params) as response:
                 if response.is_error:
                     await response.aread()
                     raise _error_from(response)
@@ -174,12 +177,14 @@ class ServiceClient:
                 remote_code="service_unavailable",
             ) from exc
 
-    async def fetch_file(self, job_id: str, directory: Path, *, max_size: int) -> FileInfo:
-        """Save a job's file into ``directory`` unless it is larger than ``max_size``.
-
-        A file over the limit is not transferred: the returned info has ``path=None``.
+    async def fetch_file(
+        self, job_id: str, directory: Path, *, max_size: int, index: int = 0
+    ) -> FileInfo:
+        """Save a job's file number ``index`` into ``directory`` unless it is larger than
+        ``max_size``. A file over the limit is not transferred: the returned info has
+        ``path=None``.
         """
-        async with self._file_response(job_id) as response:
+        async with self._file_response(job_id, index) as response:
             name = _filename(response, f"{job_id}.bin")
             content_type = response.headers.get("Content-Type", "application/octet-stream")
             length = response.headers.get("Content-Length")

@@ -85,23 +85,29 @@ class Sender:
         self.batch_size = max(1, min(10, batch_size))
 
     async def send_jobs(self, chat_id: int, jobs: Sequence[dict[str, Any]]) -> int:
-        """Send the files of ``jobs`` (completed, with a file); returns how many were sent."""
+        """Send the files of ``jobs`` (completed, with a file; every one of a job that
+        stored several); returns how many were sent."""
         sent = 0
         with tempfile.TemporaryDirectory(prefix="mediavault-bot-") as tmp:
             ready: list[_Ready] = []
-            for index, job in enumerate(jobs):
-                directory = Path(tmp) / str(index)
+            wanted = [(job, n) for job in jobs for n in range(len(job.get("file_urls") or [0]))]
+            for number, (job, index) in enumerate(wanted):
+                directory = Path(tmp) / str(number)
                 directory.mkdir()
-                item = await self._fetch(chat_id, job, directory)
+                item = await self._fetch(chat_id, job, directory, index)
                 if item is not None:
                     ready.append(item)
             for group in _groups(ready, self.batch_size):
                 sent += await self._send_group(chat_id, group)
         return sent
 
-    async def _fetch(self, chat_id: int, job: dict[str, Any], directory: Path) -> _Ready | None:
+    async def _fetch(
+        self, chat_id: int, job: dict[str, Any], directory: Path, index: int
+    ) -> _Ready | None:
         try:
-            info = await self.api.fetch_file(job["id"], directory, max_size=self.upload_limit)
+            info = await self.api.fetch_file(
+                job["id"], directory, max_size=self.upload_limit, index=index
+            )
         except ServiceError as exc:
             await self.say(chat_id, f"{error_line(exc)} ({caption(job)[:200]})")
             return None
@@ -110,7 +116,7 @@ class Sender:
                 chat_id,
                 f"📎 {caption(job)[:300]} is {human_size(info.size)}, over Telegram's "
                 f"{human_size(self.upload_limit)} bot upload limit. "
-                f"Fetch it from the vault: {self.api.file_link(job)}",
+                f"Fetch it from the vault: {self.api.file_link(job, index)}",
             )
             return None
         return _Ready(job, info, media_kind(info.name, info.content_type, info.size))

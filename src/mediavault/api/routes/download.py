@@ -59,7 +59,7 @@ async def cancel_download(job_id: str, user: CurrentUser, services: ServicesDep)
 
 @router.get(
     "/{job_id}/file",
-    summary="The stored file of a completed download (supports Range)",
+    summary="A stored file of a completed download (supports Range)",
     response_class=Response,
     responses={
         200: {
@@ -81,6 +81,10 @@ async def get_file(
     user: CurrentUser,
     services: ServicesDep,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
+    index: Annotated[
+        int,
+        Query(ge=0, le=1_000_000, description="which stored file (`file_urls`); 0 = the main one"),
+    ] = 0,
 ) -> Response:
     job = await owned_job(services, user, job_id)
-    return await serve_job_file(services, job, range_header)
+    return await serve_job_file(services, job, range_header, index)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mediavault.api.files import result_path
+from mediavault.api.files import result_paths
 from mediavault.api.urls import MAX_URL_LENGTH
 from mediavault.errors import InvalidTemplateError
 from mediavault.jobs.tables import Job
@@ -188,6 +188,11 @@ class JobPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     file_url: str | None = Field(description="GET this to fetch the stored file (Range-capable)")
+    file_urls: list[str] = Field(
+        default_factory=list,
+        description="every stored file of a completed job, in order (a playlist URL given to"
+        " /download stores several): ``file_url?index=N``",
+    )
 
 
 class JobPage(BaseModel):
@@ -227,7 +232,8 @@ def progress_public(
 
 
 def job_public(job: Job, *, prefix: str = "/api/v1") -> JobPublic:
-    has_file = job.status == JobStatus.COMPLETED and result_path(job.result) is not None
+    stored = result_paths(job.result) if job.status == JobStatus.COMPLETED else []
+    file_url = f"{prefix}/download/{job.id}/file"
     return JobPublic(
         id=job.id,
         kind=JobKind(job.kind),
@@ -255,5 +261,8 @@ def job_public(job: Job, *, prefix: str = "/api/v1") -> JobPublic:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
-        file_url=f"{prefix}/download/{job.id}/file" if has_file else None,
+        file_url=file_url if stored else None,
+        file_urls=[file_url] + [f"{file_url}?index={n}" for n in range(1, len(stored))]
+        if stored
+        else [],
     )

@@ -4,7 +4,10 @@ Apprise reaches many services (``tgram://``, ``discord://``, ``mailto://``, ``js
 The outbound rules hold here too: URLs whose target host is explicit (``json``, ``xml``,
 ``form`` and their ``s`` variants) pass the :class:`HostPolicy` like any request; the
 other schemes talk to their service's fixed public host, which is refused outright when
-``MEDIAVAULT_ALLOWED_HOSTS`` restricts outbound traffic.
+``MEDIAVAULT_ALLOWED_HOSTS`` restricts outbound traffic. While Apprise sends, every name
+it resolves is checked again on the answer its connection uses
+(:func:`mediavault.net.resolve_guard.guarded`), so a name rebound to a private address
+after the check reaches nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import structlog
 
 from mediavault.errors import BlockedURLError, InputError, NetworkError
 from mediavault.net.guard import HostPolicy
+from mediavault.net.resolve_guard import guarded
 
 __all__ = ["check_notify_url", "mask_notify_url", "send_notification"]
 
@@ -98,7 +102,11 @@ async def send_notification(policy: HostPolicy, urls: list[str], *, title: str, 
         return not urls
 
     def send() -> bool:
-        return bool(_client(allowed).notify(body=body, title=title))
+        with guarded(policy) as refused:
+            ok = bool(_client(allowed).notify(body=body, title=title))
+        for reason in refused:
+            log.warning("notification_blocked", error=reason)
+        return ok
 
     ok = await asyncio.to_thread(send)
     if not ok:

@@ -12,6 +12,10 @@ incompressible payload). Wall time and peak RSS (``wait4``) are measured per pro
 Targets: (a) mv <= 1.1x curl; (b) mv <= 1.25x aria2c and >= 5x faster than curl;
 (c) mv <= 0.5x yt-dlp unthrottled, <= 1.0x yt-dlp -N 8 throttled; peak RSS <= 150 MB.
 
+Each tool's output is deleted once checked: on this VM, writing into memory the guest
+never touched before costs extra (~0.5 s per 250 MB once a GB of outputs was kept), which
+penalised whichever tool ran last.
+
 (a) also times the transfer engine alone: ``download.fetch()`` (segmented transfer,
 sha256 and move into place) from its first request to its return, inside a process
 whose interpreter start-up and imports are not counted; curl's own start-up is ~5 ms.
@@ -130,6 +134,7 @@ def run_tool(name: str, cmd: list[str], dest: Path, check: str | None, env: dict
     ok = code == 0 and dest.exists() and dest.stat().st_size > 0
     if ok and check is not None:
         ok = sha256_file(dest) == check
+    shutil.rmtree(dest.parent, ignore_errors=True)  # the next tool starts from the same memory
     print(f"  {name:<16} {seconds:7.2f}s  peak RSS {rss:6.1f} MB  {'ok' if ok else 'FAILED'}")
     return Run(name, seconds, rss, ok)
 
@@ -145,6 +150,7 @@ def engine_run(url: str, dest: Path, check: str, env: dict[str, str]) -> Run:
         if line.startswith("engine_seconds="):
             seconds = float(line.split("=", 1)[1])
     ok = done.returncode == 0 and dest.exists() and sha256_file(dest) == check
+    shutil.rmtree(dest.parent, ignore_errors=True)
     if done.returncode != 0:
         print(f"    engine failed: {done.stderr[-400:]}")
     print(f"  {'mediavault engine':<16} {seconds:7.2f}s  (fetch() alone)  {'ok' if ok else 'FAILED'}")

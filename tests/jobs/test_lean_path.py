@@ -9,8 +9,11 @@ from typing import Any
 from sqlalchemy import event
 
 from mediavault.config import Settings
+from mediavault.errors import LeaseLostError
 from mediavault.jobs.engine import Engine
+from mediavault.jobs.tables import Job
 from mediavault.jobs.worker import Worker
+from mediavault.models import EventType
 from tests.jobs.conftest import wait_final
 
 
@@ -89,8 +92,12 @@ async def test_heartbeat_many_renews_all_leases_in_one_call(engine: Engine) -> N
     assert await store.heartbeat_many({}) == {}
 
 
-async def test_a_worker_spends_two_transactions_per_plain_job(jobs_settings: Settings) -> None:
-    """Claim (+ started event) and complete: no read before the claim, no slot for no host."""
+async def test_a_worker_spends_at_most_two_statements_per_plain_job(
+    jobs_settings: Settings,
+) -> None:
+    """Claim (+ started event) and complete, each one statement in its own transaction:
+    no read before the claim, no slot for no host; jobs taken or finished together share
+    their claim or completion statement."""
     driver = Engine.open(jobs_settings)
     engine = Engine.open(jobs_settings, migrate=False)
     counts: Counter[str] = Counter()
@@ -99,8 +106,12 @@ async def test_a_worker_spends_two_transactions_per_plain_job(jobs_settings: Set
         counts["transactions"] += 1
 
     def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-        if not sql.startswith("BEGIN"):  # SQLite's explicit BEGIN (IMMEDIATE)
-            counts["statements"] += 1
+        if sql.startswith("BEGIN"):  # SQLite's explicit BEGIN (IMMEDIATE)
+            return
+        counts["statements"] += 1
+        counts["claims"] += "attempts=(jobs.attempts +" in sql
+        counts["completions"] += "finished_at=" in sql
+        counts["reads"] += sql.startswith("SELECT")
 
     event.listen(engine.database.engine.pool, "checkout", checkout)
     event.listen(engine.database.engine, "before_cursor_execute", statement)
@@ -117,5 +128,85 @@ async def test_a_worker_spends_two_transactions_per_plain_job(jobs_settings: Set
         await task
         engine.close()
         driver.close()
-    assert counts["transactions"] == 2 * len(jobs)
-    assert counts["statements"] == 2 * len(jobs)
+    n = len(jobs)
+    assert counts["transactions"] == counts["statements"] <= 2 * n
+    assert counts["statements"] == counts["claims"] + counts["completions"]
+    assert 1 <= counts["claims"] <= n and 1 <= counts["completions"] <= n
+    assert counts["reads"] == 0
+
+
+async def test_jobs_taken_together_are_claimed_together(engine: Engine, backend: str) -> None:
+    """PostgreSQL claims every job that needs no host slot with one statement, each with
+    its own lease token; a host-limited job is claimed with its slot; SQLite claims each."""
+    plain = [await engine.store.create("test_noop") for _ in range(3)]
+    hosted = await engine.store.create("test_sleep", url="http://t.example/a")
+    taken = await engine.store.create("test_noop")
+    assert (await engine.claim(taken.id, "w0", _host_limited)).job is not None
+    ids = [j.id for j in plain] + [hosted.id, taken.id, "no-such-job"]
+    statements: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if "attempts=(jobs.attempts +" in sql:
+            statements.append(sql)
+
+    event.listen(engine.database.engine, "before_cursor_execute", statement)
+    plain_kinds = frozenset({"test_noop"})
+    claims = await engine.store.run(engine.claim_many, ids, "w1", _host_limited, plain_kinds)
+    event.remove(engine.database.engine, "before_cursor_execute", statement)
+
+    got = {job_id: claim for job_id, claim in zip(ids, claims, strict=True)}
+    tokens = {got[j.id].job.lease_token for j in plain if got[j.id].job is not None}
+    assert len(tokens) == 3 and None not in tokens  # each claimed, each its own lease
+    assert got[hosted.id].job is not None and got[hosted.id].slot == 0
+    assert got[taken.id].job is None and got["no-such-job"].job is None
+    for job in plain:
+        now = await engine.store.get(job.id)
+        assert now is not None and now.status == "running" and now.attempts == 1
+        assert now.lease_token == got[job.id].job.lease_token  # type: ignore[union-attr]
+    if backend == "pg":  # one for the plain jobs, then one each for the rest
+        assert len(statements) == 1 + 3
+    else:
+        assert len(statements) == len(ids)
+
+
+async def test_completions_made_together_share_a_statement(engine: Engine) -> None:
+    """Each completion is lease-checked on its own and publishes its own event."""
+    jobs = [await engine.store.create("test_noop") for _ in range(6)]
+    tokens = [await engine.store.claim(job.id, "w") for job in jobs]
+    assert all(tokens)
+    completions: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if "finished_at=" in sql:
+            completions.append(sql)
+
+    event.listen(engine.database.engine, "before_cursor_execute", statement)
+    async with engine.events.subscribe() as events:
+        results = await asyncio.gather(
+            *(
+                engine.store.complete(job.id, "stolen" if i == 2 else str(token), {"n": i})
+                for i, (job, token) in enumerate(zip(jobs, tokens, strict=True))
+            ),
+            return_exceptions=True,
+        )
+        seen: set[str] = set()
+        async with asyncio.timeout(5):
+            async for evt, _user in events:
+                if evt.type == EventType.COMPLETED:
+                    seen.add(evt.job_id)
+                if len(seen) == 5:
+                    break
+    event.remove(engine.database.engine, "before_cursor_execute", statement)
+
+    assert isinstance(results[2], LeaseLostError)
+    for i, (job, result) in enumerate(zip(jobs, results, strict=True)):
+        now = await engine.store.get(job.id)
+        assert now is not None
+        if i == 2:
+            assert now.status == "running" and now.result is None
+            continue
+        assert isinstance(result, Job) and result.status == "completed"
+        assert (now.status, now.result, now.lease_token) == ("completed", {"n": i}, None)
+        assert now.finished_at is not None
+    assert seen == {job.id for i, job in enumerate(jobs) if i != 2}
+    assert len(completions) == 1  # all six asked for at once: one statement

@@ -147,6 +147,25 @@ async def test_a_thousand_small_jobs_drain_without_loss_or_duplication(jobs_sett
         engine.close()
 
 
+async def test_a_worker_outlives_a_failing_queue(engine: Engine, start_worker) -> None:
+    """Taking jobs fails (queue or database down): the worker waits and takes again."""
+    real_take = engine.take
+    failures = []
+
+    def take(*args: object) -> object:
+        if len(failures) < 2:
+            failures.append(1)
+            raise ConnectionError("queue unavailable")
+        return real_take(*args)  # type: ignore[arg-type]
+
+    engine.take = take  # type: ignore[method-assign]
+    start_worker(concurrency=2, run_reaper=False)
+    job = await engine.store.create("test_noop")
+    await engine.send([job])
+    done = await wait_final(engine, job.id, timeout=10)
+    assert done.status == "completed" and len(failures) == 2
+
+
 async def _drain(engine: Engine) -> None:
     rows = [Job(id=new_id(), kind="test_noop", status="queued", options={}) for _ in range(1000)]
     created = await engine.store.run(engine.store.write, lambda s: (s.add_all(rows), rows)[1])

@@ -1,6 +1,11 @@
 """The job store's plumbing: its thread pool, sessions and connections, event publishing,
 and the conditional (lease-checked) UPDATE every state change goes through.
 
+Completions are combined (``_Finisher``): those asked for while one is being written go
+together in the next statement, each still lease-checked on its own. Every unit of work
+takes its connection without a ping and is run once more if that connection turns out
+dead (``db.retry_on_disconnect``).
+
 ``store.JobStore`` builds the job operations on this; the two are apart only to keep each
 module readable.
 """
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,8 +28,9 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from mediavault.config import Settings
 from mediavault.errors import LeaseLostError
+from mediavault.jobs.db import retry_on_disconnect
 from mediavault.jobs.events import EventBus, event_for
-from mediavault.jobs.hotpath import job_from_row, leased_statement
+from mediavault.jobs.hotpath import batch_size, finish_many, job_from_row, leased_statement
 from mediavault.jobs.tables import Job, utcnow
 from mediavault.models import EventType, JobStatus
 
@@ -49,6 +56,7 @@ _EVENT_FOR_STATUS = {
     JobStatus.SKIPPED: EventType.SKIPPED,
 }
 _EXECUTOR = ThreadPoolExecutor(max_workers=16, thread_name_prefix="mediavault-db")
+FINISH_BATCH = 64  # completions written by one statement at most
 
 def backoff_delay(settings: Settings, attempt: int, retry_after: float | None = None) -> float:
     """Exponential backoff with ±25 % jitter for the ``attempt``-th failure (1-based)."""
@@ -84,9 +92,51 @@ def host_of(url: str | None) -> str | None:
     return host.lower() if host else None
 
 
+class _Finisher:
+    """Completions of one event loop, combined: a completion asked for while a batch is
+    being written goes with the next batch (one statement, one commit and one Redis round
+    trip of events for all of them); a completion alone is written at once.
+    """
+
+    def __init__(self, store: StoreBase) -> None:
+        self._store = store
+        self._waiting: list[tuple[str, str, dict[str, Any], asyncio.Future[Job]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def complete(self, job_id: str, token: str, result: dict[str, Any]) -> Job:
+        done: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
+        self._waiting.append((job_id, token, result, done))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_all())
+        return await done
+
+    async def _write_all(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[:FINISH_BATCH]
+                del self._waiting[:FINISH_BATCH]
+                items = [(job_id, token, result) for job_id, token, result, _ in batch]
+                ended: dict[str, Job] | Exception
+                try:
+                    ended = await self._store.run(self._store.complete_rows, items)
+                except Exception as exc:  # each waiter sees the error of its write
+                    ended = exc
+                for job_id, _token, _result, done in batch:
+                    if done.done():  # the waiter was cancelled
+                        continue
+                    if isinstance(ended, Exception):
+                        done.set_exception(ended)
+                    elif job_id in ended:
+                        done.set_result(ended[job_id])
+                    else:
+                        lost = LeaseLostError(f"job {job_id} is no longer leased by this worker")
+                        done.set_exception(lost)
+        finally:
+            self._writer = None
+
+
 class StoreBase:
     """Sessions, connections and lease-checked transitions of ``jobs`` rows."""
-    """CRUD and lease-checked transitions of ``jobs`` rows."""
 
     def __init__(
         self,
@@ -107,33 +157,59 @@ class StoreBase:
         self.settings = settings
         self.events = events
         self._progress_order: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._finishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Finisher] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # plumbing --------------------------------------------------------------------------
+
+    @property
+    def autocommits(self) -> bool:
+        """``write_single`` runs without BEGIN/COMMIT (PostgreSQL)."""
+        return self._single_bind is not None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking database work on the store's thread pool."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_EXECUTOR, functools.partial(fn, *args))
 
+    # Each unit of work below takes its connection without a ping and runs once more
+    # if that connection turns out dead (``retry_on_disconnect``).
+
     def read(self, fn: Callable[[Session], T]) -> T:
-        with self._sm() as session:
-            return fn(session)
+        def unit() -> T:
+            with self._sm() as session:
+                return fn(session)
+
+        return retry_on_disconnect(unit)
 
     def write(self, fn: Callable[[Session], T]) -> T:
-        with self._wsm() as session, session.begin():
-            return fn(session)
+        def unit() -> T:
+            with self._wsm() as session, session.begin():
+                return fn(session)
+
+        return retry_on_disconnect(unit)
 
     def write_core(self, fn: Callable[[Connection], T]) -> T:
         """``write`` on a plain connection (Core statements only; cheaper than a session)."""
-        with self._write_bind.begin() as conn:
-            return fn(conn)
+
+        def unit() -> T:
+            with self._write_bind.begin() as conn:
+                return fn(conn)
+
+        return retry_on_disconnect(unit)
 
     def write_single(self, fn: Callable[[Connection], T]) -> T:
         """``write_core`` for work whose statements need not commit together."""
-        if self._single_bind is None:
+        bind = self._single_bind
+        if bind is None:
             return self.write_core(fn)
-        with self._single_bind.connect() as conn:
-            return fn(conn)
+
+        def unit() -> T:
+            with bind.connect() as conn:
+                return fn(conn)
+
+        return retry_on_disconnect(unit)
 
     def emit(self, job: Job | None, type_: EventType | None = None) -> None:
         """Publish ``job``'s event (type from its status unless given); any thread."""
@@ -141,6 +217,40 @@ class StoreBase:
             return
         type_ = type_ or _EVENT_FOR_STATUS[JobStatus(job.status)]
         self.events.publish_sync(event_for(job, type_), user_id=job.user_id)
+
+    def emit_many(self, jobs: Sequence[Job]) -> None:
+        """``emit`` for several jobs (types from their statuses), in one Redis round trip."""
+        if not jobs or self.events is None:
+            return
+        types = [_EVENT_FOR_STATUS[JobStatus(job.status)] for job in jobs]
+        events = [(event_for(job, t), job.user_id) for job, t in zip(jobs, types, strict=True)]
+        self.events.publish_many_sync(events)
+
+    async def complete_leased(self, job_id: str, token: str, result: dict[str, Any]) -> Job:
+        """Mark a leased job completed with ``result`` and publish ``job.completed``.
+
+        Completions made at the same time (a worker finishing several short jobs) are
+        written together; each is lease-checked on its own (``LeaseLostError``).
+        """
+        loop = asyncio.get_running_loop()
+        finisher = self._finishers.get(loop)
+        if finisher is None:
+            finisher = self._finishers[loop] = _Finisher(self)
+        return await finisher.complete(job_id, token, result)
+
+    def complete_rows(self, items: Sequence[tuple[str, str, dict[str, Any]]]) -> dict[str, Job]:
+        """Complete ``(job_id, token, result)`` items in one statement, then publish their
+        events; returns the jobs completed (those whose lease still held), by id."""
+        params: dict[str, Any] = {"v_status": JobStatus.COMPLETED.value, "v_now": utcnow()}
+        size = batch_size(len(items))
+        for i in range(size):
+            job_id, token, result = items[min(i, len(items) - 1)]
+            params |= {f"b_id{i}": job_id, f"b_token{i}": token, f"b_result{i}": result}
+        stmt = finish_many(size)
+        rows = self.write_single(lambda conn: conn.execute(stmt, params).all())
+        jobs = [job for job in map(job_from_row, rows) if job is not None]
+        self.emit_many(jobs)
+        return {job.id: job for job in jobs}
 
     def transition(
         self, job_id: str, where: Sequence[ColumnElement[bool]], values: dict[str, Any]

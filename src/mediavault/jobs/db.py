@@ -4,25 +4,42 @@
 ``Database`` holds both for a process. On SQLite, write transactions use
 ``BEGIN IMMEDIATE`` (``write_engine``) so a read-then-write transaction never dies with
 "database is locked" when another process commits in between.
+
+PostgreSQL connections are pinged when taken from the pool (a restarted server leaves
+dead connections behind), except inside ``retry_on_disconnect``: the job store's hot
+path skips that round trip and instead runs its unit of work once more on a fresh
+connection when the first statement finds the pooled one dead.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from mediavault.config import Settings
 from mediavault.errors import ConfigError
 
-__all__ = ["Database", "make_engine", "make_sessionmaker", "upgrade", "write_engine"]
+__all__ = [
+    "Database",
+    "make_engine",
+    "make_sessionmaker",
+    "retry_on_disconnect",
+    "upgrade",
+    "write_engine",
+]
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_POOL_RECYCLE_SECONDS = 1800  # replace pooled connections older than this on checkout
 _IMMEDIATE = "mediavault_immediate"
+_FRESH = "mediavault_fresh"
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -31,8 +48,71 @@ def make_engine(settings: Settings) -> Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(settings.effective_database_url, url.database)
     if url.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(
+            url, pool_size=10, max_overflow=20, pool_recycle=PG_POOL_RECYCLE_SECONDS
+        )
+        _ping_on_checkout(engine)
+        return engine
     raise ConfigError(f"unsupported database URL scheme {url.drivername!r}")
+
+
+class _Unpinged(threading.local):
+    active = False  # checkouts on this thread skip the ping (retry_on_disconnect)
+    statements = 0  # statements completed in the current attempt
+
+
+_unpinged = _Unpinged()
+
+
+def _ping_on_checkout(engine: Engine) -> None:
+    """``pool_pre_ping``, except for connections checked out in ``retry_on_disconnect``.
+
+    A ping that finds the connection dead invalidates the whole pool (as pre-ping does):
+    every connection older than that moment is replaced when next checked out.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine.pool, "connect")
+    def _on_connect(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_FRESH] = True  # just opened: no ping needed
+
+    @event.listens_for(engine.pool, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if record.info.pop(_FRESH, False) or _unpinged.active:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_conn, None):
+                raise exc.InvalidatePoolError() from err
+            raise
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _on_statement(*_args: Any) -> None:
+        _unpinged.statements += 1
+
+
+def retry_on_disconnect(fn: Callable[[], T]) -> T:
+    """Run ``fn`` (one unit of work: its own checkouts) without checkout pings.
+
+    When the first statement of ``fn`` finds its pooled connection dead (the server
+    restarted, or the backend was terminated), the pool is invalidated and ``fn`` runs
+    once more, on a fresh connection. Nothing reached the database in the failed
+    attempt, so running it again cannot repeat a write; a failure after a statement
+    completed propagates as before.
+    """
+    if _unpinged.active:  # nested: the outer unit of work retries
+        return fn()
+    _unpinged.active = True
+    _unpinged.statements = 0
+    try:
+        return fn()
+    except exc.DBAPIError as err:
+        if not err.connection_invalidated or _unpinged.statements:
+            raise
+    finally:
+        _unpinged.active = False
+    return fn()
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from mediavault.storage.base import StorageBackend
 
 __all__ = ["Claim", "Engine"]
+
+log = logging.getLogger("mediavault.jobs")
 
 HOST_RETRY_DELAY = (0.5, 1.5)  # a job whose host is full is sent again this much later
 
@@ -88,7 +91,12 @@ class Engine:
     # claiming --------------------------------------------------------------------------
 
     async def claim(
-        self, job_id: str, worker_id: str, host_limited: Callable[[str], bool]
+        self,
+        job_id: str,
+        worker_id: str,
+        host_limited: Callable[[str], bool],
+        *,
+        plain_kinds: Collection[str] = (),
     ) -> Claim:
         """Claim a queued, due job and, when ``host_limited(kind)``, a slot of its host.
 
@@ -96,23 +104,81 @@ class Engine:
         job never runs without its slot and a busy host costs no attempt (the claim is
         rolled back and the job deferred for a moment). ``Claim.job`` is None when the
         job is not runnable now (already taken, not due, cancelled, gone).
-        """
-        try:
-            job, slot = await self.store.run(self._claim, job_id, worker_id, host_limited)
-        except _HostBusyError:
-            await self.defer_for_host(job_id, random.uniform(*HOST_RETRY_DELAY))
-            return Claim(host_busy=True)
-        return Claim(job, slot)
 
-    def _claim(
-        self, job_id: str, worker_id: str, host_limited: Callable[[str], bool]
-    ) -> tuple[Job | None, int | None]:
-        """Claim (and slot) in one transaction, then the started event: one thread hop."""
-        job, slot = self.store.write_core(
-            functools.partial(self._claim_in, job_id, worker_id, host_limited)
+        On PostgreSQL a job that needs no slot (no host, or its kind in ``plain_kinds``,
+        kinds for which ``host_limited`` is false) is claimed by one autocommit
+        statement, without the BEGIN and COMMIT round trips; only when that claims
+        nothing does the transaction above run.
+        """
+        claim = functools.partial(
+            self.claim_many, [job_id], worker_id, host_limited, frozenset(plain_kinds)
         )
-        self.store.emit(job)
-        return job, slot
+        return (await self.store.run(claim))[0]
+
+    def take(
+        self,
+        worker_id: str,
+        limit: int,
+        timeout: float,
+        host_limited: Callable[[str], bool],
+        plain_kinds: frozenset[str],
+    ) -> list[Claim]:
+        """Pop up to ``limit`` job ids off the queue and claim them (blocking: a thread).
+
+        Waits up to ``timeout`` seconds for the first id. Every id popped is claimed
+        here, so none waits in memory; an id whose claim fails stays a queued job that
+        the reaper sends again.
+        """
+        job_ids = self.dispatcher.dequeue_many(limit, timeout)
+        if not job_ids:
+            return []
+        return self.claim_many(job_ids, worker_id, host_limited, plain_kinds)
+
+    def claim_many(
+        self,
+        job_ids: Sequence[str],
+        worker_id: str,
+        host_limited: Callable[[str], bool],
+        plain_kinds: frozenset[str],
+    ) -> list[Claim]:
+        """``claim`` for each of ``job_ids`` (blocking), then their started events at once.
+
+        On PostgreSQL the jobs that need no host slot are claimed by one statement. Once
+        a job is claimed, an error elsewhere must not lose it: a failed claim of another
+        job (that job stays queued, and the reaper sends it again) and a failed publish
+        of the started events are logged, and the claims are returned.
+        """
+        claimed: dict[str, Job] = {}
+        if self.store.autocommits:
+            plain = functools.partial(self.store.claim_plain_in, job_ids, worker_id, plain_kinds)
+            claimed = {job.id: job for job in self.store.write_single(plain)}
+        claims = [
+            Claim(claimed[job_id])
+            if job_id in claimed
+            else self._claim_one(job_id, worker_id, host_limited)
+            for job_id in job_ids
+        ]
+        try:
+            self.store.emit_many([claim.job for claim in claims if claim.job is not None])
+        except Exception:
+            log.exception("publishing the started events of %d jobs failed", len(claims))
+        return claims
+
+    def _claim_one(
+        self, job_id: str, worker_id: str, host_limited: Callable[[str], bool]
+    ) -> Claim:
+        """Claim (and slot) in one transaction; a full host defers the job instead."""
+        claim = functools.partial(self._claim_in, job_id, worker_id, host_limited)
+        try:
+            try:
+                job, slot = self.store.write_core(claim)
+            except _HostBusyError:
+                self._defer(job_id, random.uniform(*HOST_RETRY_DELAY))
+                return Claim(host_busy=True)
+        except Exception:
+            log.exception("job %s: claim failed; left queued for the reaper", job_id)
+            return Claim()
+        return Claim(job, slot)
 
     def _claim_in(
         self, job_id: str, worker_id: str, host_limited: Callable[[str], bool], conn: Connection
@@ -139,7 +205,7 @@ class Engine:
         marked = await self.store.run(self._mark_dispatched, ids, sent_before)
         sendable = [(job.id, job.priority) for job in jobs if job.id in marked]
         if sendable:
-            await asyncio.to_thread(self._enqueue_all, sendable)
+            await asyncio.to_thread(self.dispatcher.enqueue_many, sendable)
         return len(sendable)
 
     def _mark_dispatched(self, ids: list[str], sent_before: datetime | None) -> set[str]:
@@ -154,10 +220,6 @@ class Engine:
             .execution_options(synchronize_session=False)
         )
         return set(self.store.write(lambda s: list(s.scalars(stmt))))
-
-    def _enqueue_all(self, items: list[tuple[str, int]]) -> None:
-        for job_id, priority in items:
-            self.dispatcher.enqueue(job_id, priority)
 
     async def wake_host(self, host: str) -> int:
         """A host slot came free: dispatch the next job waiting for that host now."""
@@ -195,9 +257,6 @@ class Engine:
             return session.execute(stmt).scalar_one_or_none()
 
         return self.store.write(run)
-
-    async def defer_for_host(self, job_id: str, delay: float) -> None:
-        await self.store.run(self._defer, job_id, delay)
 
     def _defer(self, job_id: str, delay: float) -> None:
         stmt = (

@@ -19,10 +19,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 import redis.asyncio as aioredis
 
 from mediavault.config import Settings
+from mediavault.jobs._redis import RawRedis
 from mediavault.jobs.tables import Job
 from mediavault.models import Event, EventType
 
@@ -131,32 +131,28 @@ class EventBus:
         self._subscribers: set[Subscription] = set()
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
-        self._redis: redis.Redis[bytes] | None = None
+        self._redis: RawRedis | None = None
 
     async def publish(self, event: Event, *, user_id: str | None) -> None:
         if self.redis_url is None:
             self.publish_local(event, user_id=user_id)
             return
-        payload = _encode(event, user_id)
-        await asyncio.to_thread(self._sync_client().publish, self.channel, payload)
+        await asyncio.to_thread(self.publish_many_sync, [(event, user_id)])
 
     def publish_sync(self, event: Event, *, user_id: str | None) -> None:
         """``publish`` for threads (the job store publishes right after each commit)."""
-        if self.redis_url is None:
-            self.publish_local(event, user_id=user_id)
-        else:
-            self._sync_client().publish(self.channel, _encode(event, user_id))
+        self.publish_many_sync([(event, user_id)])
 
     def publish_many_sync(self, items: Sequence[tuple[Event, str | None]]) -> None:
         """``publish_sync`` for several events, in order, in one Redis round trip."""
-        if self.redis_url is None or len(items) == 1:
+        if self.redis_url is None:
             for event, user_id in items:
-                self.publish_sync(event, user_id=user_id)
-            return
-        with self._sync_client().pipeline(transaction=False) as pipe:
-            for event, user_id in items:
-                pipe.publish(self.channel, _encode(event, user_id))
-            pipe.execute()
+                self.publish_local(event, user_id=user_id)
+        elif items:
+            channel = self.channel
+            self._redis_client().execute(
+                [("PUBLISH", channel, _encode(event, user_id)) for event, user_id in items]
+            )
 
     def publish_local(self, event: Event, *, user_id: str | None) -> None:
         """Deliver to this process's listeners and subscribers only (any thread)."""
@@ -184,11 +180,15 @@ class EventBus:
     def subscribe(self) -> Subscription:
         return Subscription(self)
 
-    def _sync_client(self) -> redis.Redis[bytes]:
-        if self._redis is None:
-            assert self.redis_url is not None
-            self._redis = redis.Redis.from_url(self.redis_url)
-        return self._redis
+    def _redis_client(self) -> RawRedis:
+        client = self._redis
+        if client is None:
+            with self._lock:
+                if self._redis is None:
+                    assert self.redis_url is not None
+                    self._redis = RawRedis(self.redis_url)
+                client = self._redis
+        return client
 
     def _add(self, sub: Subscription) -> None:
         with self._lock:
@@ -199,9 +199,10 @@ class EventBus:
             self._subscribers.discard(sub)
 
     def close(self) -> None:
-        if self._redis is not None:
-            self._redis.close()
-            self._redis = None
+        with self._lock:
+            client, self._redis = self._redis, None
+        if client is not None:
+            client.close()
 
 
 _buses: dict[tuple[str | None, str], EventBus] = {}

@@ -34,6 +34,7 @@ __all__ = [
     "JobContext",
     "handler_for",
     "load_handlers",
+    "plain_kinds",
     "register_handler",
 ]
 
@@ -70,6 +71,11 @@ def handler_for(kind: str) -> HandlerSpec:
         return _HANDLERS[kind]
     except KeyError:
         raise JobError(f"no handler for job kind {kind!r}") from None
+
+
+def plain_kinds() -> frozenset[str]:
+    """The registered kinds that are not host-limited (they never need a host slot)."""
+    return frozenset(kind for kind, spec in _HANDLERS.items() if not spec.host_limited)
 
 
 def load_handlers(settings: Settings) -> None:

@@ -36,7 +36,14 @@ from mediavault.jobs._storebase import (
     host_of,
     scalars,
 )
-from mediavault.jobs.hotpath import CLAIM, HEARTBEAT, RENEW_SLOTS, job_from_row
+from mediavault.jobs.hotpath import (
+    CLAIM,
+    HEARTBEAT,
+    RENEW_SLOTS,
+    batch_size,
+    claim_plain,
+    job_from_row,
+)
 from mediavault.jobs.tables import Job, JobLog, new_id, utcnow
 from mediavault.models import EventType, JobKind, JobStatus, Progress
 
@@ -220,15 +227,32 @@ class JobStore(StoreBase):
 
     def claim_in(self, job_id: str, worker_id: str, conn: Connection) -> Job | None:
         """The claim as one statement on ``conn`` (the caller commits and emits)."""
+        params = self._claim_params(worker_id) | {"b_id": job_id, "b_token": new_id()}
+        return job_from_row(conn.execute(CLAIM, params).one_or_none())
+
+    def claim_plain_in(
+        self, job_ids: Sequence[str], worker_id: str, plain_kinds: frozenset[str], conn: Connection
+    ) -> builtins.list[Job]:
+        """Claim those of ``job_ids`` that need no host slot (no host, or a kind in
+        ``plain_kinds``) with one statement, each with its own lease token."""
+        if not job_ids:
+            return []
+        params = self._claim_params(worker_id)
+        size = batch_size(len(job_ids))
+        for i in range(size):
+            if i < len(job_ids):
+                job_id, token = job_ids[i], new_id()
+            params[f"b_id{i}"], params[f"b_token{i}"] = job_id, token
+        rows = conn.execute(claim_plain(size, plain_kinds), params).all()
+        return [job for job in map(job_from_row, rows) if job is not None]
+
+    def _claim_params(self, worker_id: str) -> dict[str, Any]:
         now = utcnow()
-        params = {
-            "b_id": job_id,
+        return {
             "b_now": now,
-            "b_token": new_id(),
             "b_expires": now + timedelta(seconds=self.settings.lease_seconds),
             "b_worker": worker_id,
         }
-        return job_from_row(conn.execute(CLAIM, params).one_or_none())
 
     async def heartbeat(self, job_id: str, token: str) -> bool:
         """Renew the lease; True when a cancel was requested. Raises LeaseLostError."""
@@ -308,10 +332,13 @@ class JobStore(StoreBase):
     async def complete(
         self, job_id: str, token: str, result: dict[str, Any], *, skipped: bool = False
     ) -> Job:
-        status = JobStatus.SKIPPED if skipped else JobStatus.COMPLETED
-        values = self._final_values(status) | {"result": result}
-        if skipped:
-            values |= {"error_code": result.get("reason"), "error_message": result.get("message")}
+        if not skipped:
+            return await self.complete_leased(job_id, token, result)
+        values = self._final_values(JobStatus.SKIPPED) | {
+            "result": result,
+            "error_code": result.get("reason"),
+            "error_message": result.get("message"),
+        }
         return await self.run(self._leased, job_id, token, values)
 
     async def fail(self, job_id: str, token: str, error: MediavaultError) -> Job:

@@ -4,8 +4,11 @@
 
 At most ``concurrency`` jobs run at once per worker, and at most
 ``settings.host_concurrency`` per host across all workers (``HostLimiter``); a job and
-its host slot are claimed in one transaction. One supervisor loop per worker,
-independent of the transfers, renews all its leases (and host slots) with one UPDATE
+its host slot are claimed in one transaction. Whenever slots are free, one queue round
+trip pops as many ids as there are free slots and they are claimed at once
+(``Engine.take``; on PostgreSQL one statement claims all that need no host slot); jobs
+that end together are recorded together (``JobStore.complete``). One supervisor loop
+per worker, independent of the transfers, renews all its leases (and host slots) with one UPDATE
 every ``heartbeat_seconds``, flushes progress (≤ 4/s per job) and turns a cancel
 request into ``ctx.cancel`` and, after a short grace, cancellation of the handler task.
 Each worker also runs the reaper (safe with any number of them).
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -31,12 +35,17 @@ from mediavault.errors import (
     SkippedError,
     is_retryable,
 )
-from mediavault.jobs.engine import Engine
-from mediavault.jobs.handlers import HandlerSpec, JobContext, handler_for, load_handlers
+from mediavault.jobs.engine import Claim, Engine
+from mediavault.jobs.handlers import (
+    HandlerSpec,
+    JobContext,
+    handler_for,
+    load_handlers,
+    plain_kinds,
+)
 from mediavault.jobs.reaper import Reaper
 from mediavault.jobs.store import backoff_delay
 from mediavault.jobs.tables import Job
-from mediavault.models import JobStatus
 
 __all__ = ["Worker", "main", "run_worker"]
 
@@ -44,6 +53,7 @@ log = logging.getLogger("mediavault.worker")
 
 PROGRESS_INTERVAL = 0.25  # ≤ 4 progress writes/events per second per job
 CANCEL_GRACE = 0.5  # after ctx.cancel is set, the handler task is cancelled this much later
+TAKE_RETRY_SECONDS = 1.0  # after the queue or the database failed to give jobs
 
 
 class _Supervision:
@@ -85,12 +95,13 @@ class Worker:
         self._supervisor: asyncio.Task[None] | None = None
         self._later: set[asyncio.Task[None]] = set()
         self._dequeue_pool = ThreadPoolExecutor(1, thread_name_prefix="mediavault-dequeue")
+        self._plain_kinds: frozenset[str] = frozenset()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Work until ``stop`` is set; then give running jobs back to the queue."""
         load_handlers(self.settings)
+        self._plain_kinds = plain_kinds()
         stop = stop or asyncio.Event()
-        loop = asyncio.get_running_loop()
         reaper = asyncio.create_task(Reaper(self.engine).run(stop)) if self.run_reaper else None
         scheduler = self._start_scheduler(stop) if self.run_reaper else None
         slots = asyncio.Semaphore(self.concurrency)
@@ -99,18 +110,18 @@ class Worker:
             while not stop.is_set():
                 if not await _acquire_unless_stopped(slots, stop):
                     break  # all slots busy until stop: do not wait for a job to finish
-                job_id = await loop.run_in_executor(
-                    self._dequeue_pool, self.engine.dispatcher.dequeue, 0.5
-                )
-                if job_id is None or stop.is_set():
+                held = 1
+                while not slots.locked():  # every free slot: one pop can fill them all
+                    await slots.acquire()
+                    held += 1
+                claims = await self._take(held, stop)
+                for _ in range(held - len(claims)):
                     slots.release()
-                    if job_id is not None:  # we took it off the queue: put it back
-                        await asyncio.to_thread(self.engine.dispatcher.enqueue, job_id)
-                    continue
-                task = asyncio.create_task(self._run_guarded(job_id))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                task.add_done_callback(lambda _t: slots.release())
+                for claim in claims:  # claimed while stopping: _execute gives them back
+                    task = asyncio.create_task(self._run_guarded(claim))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                    task.add_done_callback(lambda _t: slots.release())
         finally:
             self._closing = True
             for sup in list(self._running.values()):
@@ -131,6 +142,26 @@ class Worker:
                 await asyncio.gather(scheduler, return_exceptions=True)
             self._dequeue_pool.shutdown(wait=False)
 
+    async def _take(self, limit: int, stop: asyncio.Event) -> list[Claim]:
+        """Up to ``limit`` jobs popped and claimed (``Engine.take``), on the dequeue thread.
+
+        One queue round trip takes as many ids as there are free slots; jobs that turn out
+        not runnable (taken, not due, cancelled, host full) are left out. When the queue
+        or the database is unavailable, wait a moment: the reaper re-sends what was lost.
+        """
+        take = functools.partial(
+            self.engine.take, self.worker_id, limit, 0.5, _host_limited, self._plain_kinds
+        )
+        loop = asyncio.get_running_loop()
+        try:
+            claims = await loop.run_in_executor(self._dequeue_pool, take)
+        except Exception:
+            log.exception("taking jobs failed; trying again shortly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TAKE_RETRY_SECONDS)
+            return []
+        return [claim for claim in claims if claim.job is not None]
+
     def _start_scheduler(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
         """Due subscriptions -> sync jobs (``mediavault.subscriptions``), beside the reaper."""
         try:
@@ -139,37 +170,31 @@ class Worker:
             return None
         return start_scheduler(self.engine, stop)
 
-    async def _run_guarded(self, job_id: str) -> None:
+    async def _run_guarded(self, claim: Claim) -> None:
+        job = claim.job
+        assert job is not None
         try:
-            await self.run_job(job_id)
+            await self.run_claimed(job, claim.slot)
         except Exception:  # a bug or the database went away: the reaper heals the job
-            log.exception("job %s: worker error", job_id)
+            log.exception("job %s: worker error", job.id)
 
     async def _send_later(self, job: Job, delay: float) -> None:
         """Dispatch a retry when it is due (the reaper does it if this worker is gone)."""
         await asyncio.sleep(delay)
         await self.engine.send([job])
 
-    async def run_job(self, job_id: str) -> None:
-        """Claim ``job_id`` if it is runnable here and now, run it, record the outcome."""
-        if self._closing:
-            job = await self.store.get(job_id)
-            if job is not None and job.status == JobStatus.QUEUED.value:
-                await self.engine.send([job])
-            return
-        # One transaction claims the job and, for host-limited kinds, a host slot; a job
-        # that is not runnable now (taken, not due, cancelled) comes back as None.
-        claim = await self.engine.claim(job_id, self.worker_id, _host_limited)
-        job, slot = claim.job, claim.slot
-        if job is None or job.lease_token is None:
+    async def run_claimed(self, job: Job, slot: int | None) -> None:
+        """Run a job this worker claimed (holding ``slot`` of its host) and record the outcome."""
+        token = job.lease_token
+        if token is None:
             return
         try:
             try:
                 spec = handler_for(job.kind)
             except MediavaultError as exc:
-                await self.store.fail(job.id, job.lease_token, exc)
+                await self.store.fail(job.id, token, exc)
                 return
-            await self._execute(job, job.lease_token, spec, slot)
+            await self._execute(job, token, spec, slot)
         finally:
             if slot is not None and job.host:
                 await self.engine.limits.release(job.host, slot, job.id)

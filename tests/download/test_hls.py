@@ -206,3 +206,38 @@ async def test_fragments_are_read_by_connection_threads(
                 session=session, settings=settings)
     segments = [p for p in media_origin.requests if not p.endswith(".m3u8")]
     assert fetched and len(fetched) == sum(media_origin.requests[p] for p in segments)
+
+
+async def test_fragments_fetched_ahead_stay_within_the_byte_budget(
+    media_origin: Origin, out_dir: Path, session: HttpSession, settings: Settings,
+    source_packets: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A slow writer never lets fragments pile up past the window or the byte budget."""
+    import asyncio
+
+    import mediavault.download.fragments as fragments
+    from mediavault.download.files import PartFile
+
+    budget = 300_000
+    monkeypatch.setattr(fragments, "AHEAD_BYTES", budget)
+    slow_write = PartFile.write_at
+
+    async def write_at(self: PartFile, data: bytes, offset: int, hasher: object = None) -> None:
+        await asyncio.sleep(0.05)  # a slow disk
+        await slow_write(self, data, offset)
+
+    monkeypatch.setattr(PartFile, "write_at", write_at)
+    peaks: list[int] = []
+    may_fetch = fragments.FragmentDownload._may_fetch
+
+    def spy(self: fragments.FragmentDownload) -> bool:
+        peaks.append(self._ready_bytes)
+        return may_fetch(self)
+
+    monkeypatch.setattr(fragments.FragmentDownload, "_may_fetch", spy)
+    result = await fetch(hls(media_origin.url("/plain/index.m3u8")), out_dir / "v.mp4",
+                         session=session, settings=settings, connections=2)
+    assert video_packets(result.path) == source_packets
+    largest = max(p.stat().st_size for p in (media_origin.root / "plain").glob("*.ts"))
+    # the window (2 x connections) may hold its fragments; beyond it, only the budget
+    assert max(peaks) <= max(budget, 4 * largest) + 2 * largest

@@ -1,8 +1,10 @@
 """The fragment engine: HLS/DASH fragments fetched concurrently, written in order.
 
-Up to ``connections`` fragments are in flight and at most ``2 * connections`` are
-fetched ahead of the write position, so memory is bounded by that window whatever the
-stream's length. Fragments are appended to ``dest.part`` in order; the state file
+Up to ``connections`` fragments are in flight, and fragments are fetched ahead of the
+write position up to ``2 * connections`` of them, or more while those waiting to be
+written hold less than ``AHEAD_BYTES``: memory is bounded by that window whatever the
+stream's length. The writer appends every consecutive fragment that is ready in one
+write. Fragments are appended to ``dest.part`` in order; the state file
 records how many fragments (and bytes) are in it, so a re-run truncates to that point
 and continues. At the end the concatenation is remuxed to ``fmt.ext`` with ffmpeg.
 """
@@ -41,6 +43,9 @@ __all__ = ["FragmentDownload", "decrypt_aes128"]
 
 TICK = 0.1
 FLUSH_INTERVAL = 1.0
+AHEAD_BYTES = 24 << 20  # fragments held past the window while they fit in this
+MAX_AHEAD = 256  # ...and never more fragments ahead of the writer than this
+WRITE_BATCH = 8 << 20  # consecutive ready fragments written together, up to this
 
 
 def decrypt_aes128(data: bytes, key: bytes, iv: bytes) -> bytes:
@@ -82,6 +87,7 @@ class FragmentDownload:
         self.part_path = part_path(dest)
         self.state_path = state_path(dest)
         self._ready: dict[int, bytes] = {}
+        self._ready_bytes = 0
         self._cond = asyncio.Condition()
         self._next_fetch = 0
         self._next_write = 0
@@ -173,10 +179,7 @@ class FragmentDownload:
         link = self._raw.link() if self._raw is not None else None
         while True:
             async with self._cond:
-                await self._cond.wait_for(
-                    lambda: self._next_fetch >= total
-                    or self._next_fetch < self._next_write + self.window
-                )
+                await self._cond.wait_for(lambda: self._next_fetch >= total or self._may_fetch())
                 if self._next_fetch >= total:
                     return
                 index = self._next_fetch
@@ -184,20 +187,34 @@ class FragmentDownload:
             data = await self._fetch(self.plan.fragments[index], link)
             async with self._cond:
                 self._ready[index] = data
+                self._ready_bytes += len(data)
                 self._cond.notify_all()
+
+    def _may_fetch(self) -> bool:
+        ahead = self._next_fetch - self._next_write
+        return ahead < self.window or (ahead < MAX_AHEAD and self._ready_bytes < AHEAD_BYTES)
 
     async def _writer(self, part: PartFile) -> None:
         total = len(self.plan.fragments)
         while self._next_write < total:
             async with self._cond:
                 await self._cond.wait_for(lambda: self._next_write in self._ready)
-                data = self._ready.pop(self._next_write)
-            await part.write_at(data, self._offset)
-            if self._live is not None:
-                await self._live.feed(data)
-            self._offset += len(data)
+                batch: list[bytes] = []
+                size = 0
+                while self._next_write + len(batch) in self._ready and size < WRITE_BATCH:
+                    batch.append(self._ready.pop(self._next_write + len(batch)))
+                    size += len(batch[-1])
+                self._ready_bytes -= size
+            count = len(batch)
+            data = batch[0] if count == 1 else b"".join(batch)
+            del batch
+            if self._live is None:
+                await part.write_at(data, self._offset)
+            else:  # the file and ffmpeg get the bytes at the same time
+                await asyncio.gather(part.write_at(data, self._offset), self._live.feed(data))
             async with self._cond:
-                self._next_write += 1
+                self._offset += len(data)  # with _next_write, in one step: the state pair
+                self._next_write += count
                 self._cond.notify_all()
             self.tracker.add(len(data))
             self.tracker.fragments_done = self._next_write

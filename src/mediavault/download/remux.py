@@ -87,6 +87,9 @@ class LiveRemux:
             )
         except OSError:
             return None  # no ffmpeg here: the file remux reports it
+        assert proc.stdin is not None
+        # queue up to a few fragments for ffmpeg, so it never waits for the next write
+        proc.stdin.transport.set_write_buffer_limits(high=_FEED_AHEAD)
         return cls(proc, temp, dest)
 
     async def feed(self, data: bytes) -> None:
@@ -128,4 +131,5 @@ class LiveRemux:
             self.temp.unlink()
 
 
+_FEED_AHEAD = 16 << 20
 _MUXERS = {"m4a": "mp4", "m4v": "mp4", "mkv": "matroska", "mov": "mov", "mp4": "mp4"}

@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from mediavault.config import Settings
 from mediavault.errors import LeaseLostError
-from mediavault.jobs.db import retry_on_disconnect
+from mediavault.jobs.db import STORE_THREADS, retry_on_disconnect
 from mediavault.jobs.events import EventBus, event_for
 from mediavault.jobs.hotpath import batch_size, finish_many, job_from_row, leased_statement
 from mediavault.jobs.tables import Job, utcnow
@@ -55,7 +55,7 @@ _EVENT_FOR_STATUS = {
     JobStatus.CANCELLED: EventType.CANCELLED,
     JobStatus.SKIPPED: EventType.SKIPPED,
 }
-_EXECUTOR = ThreadPoolExecutor(max_workers=16, thread_name_prefix="mediavault-db")
+_EXECUTOR = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="mediavault-db")
 FINISH_BATCH = 64  # completions written by one statement at most
 
 def backoff_delay(settings: Settings, attempt: int, retry_after: float | None = None) -> float:

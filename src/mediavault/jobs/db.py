@@ -37,6 +37,7 @@ __all__ = [
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+STORE_THREADS = 16  # threads running the job store's database work (jobs/_storebase.py)
 PG_POOL_RECYCLE_SECONDS = 1800  # replace pooled connections older than this on checkout
 _IMMEDIATE = "mediavault_immediate"
 _FRESH = "mediavault_fresh"
@@ -116,10 +117,16 @@ def retry_on_disconnect(fn: Callable[[], T]) -> T:
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
+    pool: dict[str, Any] = {}
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # one kept connection per store thread: overflow connections are closed on return,
+        # so a smaller pool reopened (and re-PRAGMAed) connections under concurrent reads
+        pool = {"pool_size": STORE_THREADS, "max_overflow": 8}
     engine = create_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        **pool,
     )
 
     @event.listens_for(engine, "connect")

@@ -2,7 +2,7 @@
 
 Up to ``connections`` fragments are in flight, and fragments are fetched ahead of the
 write position up to ``2 * connections`` of them, or more while those waiting to be
-written hold less than ``AHEAD_BYTES``: memory is bounded by that window whatever the
+written hold less than ``AHEAD_BYTES`` (12 MB): memory is bounded by that window whatever the
 stream's length. The writer appends every consecutive fragment that is ready in one
 write. Fragments are appended to ``dest.part`` in order; the state file
 records how many fragments (and bytes) are in it, so a re-run truncates to that point
@@ -43,9 +43,9 @@ __all__ = ["FragmentDownload", "decrypt_aes128"]
 
 TICK = 0.1
 FLUSH_INTERVAL = 1.0
-AHEAD_BYTES = 24 << 20  # fragments held past the window while they fit in this
+AHEAD_BYTES = 12 << 20  # fragments held past the window while they fit in this
 MAX_AHEAD = 256  # ...and never more fragments ahead of the writer than this
-WRITE_BATCH = 8 << 20  # consecutive ready fragments written together, up to this
+WRITE_BATCH = 4 << 20  # consecutive ready fragments written together, up to this
 
 
 def decrypt_aes128(data: bytes, key: bytes, iv: bytes) -> bytes:

@@ -131,5 +131,5 @@ class LiveRemux:
             self.temp.unlink()
 
 
-_FEED_AHEAD = 16 << 20
+_FEED_AHEAD = 4 << 20
 _MUXERS = {"m4a": "mp4", "m4v": "mp4", "mkv": "matroska", "mov": "mov", "mp4": "mp4"}

@@ -9,7 +9,8 @@ finished ranges. A server without ranges gets a single stream.
 
 The probe goes through httpx (redirects, cookies, the guard); the segments after it are
 read by connection threads on blocking sockets (:mod:`.rawhttp`) straight into the file,
-unless a proxy is set or a response needs httpx (then every later segment uses httpx).
+unless a proxy is set; a connection whose answer needs httpx (a redirect, a chunked or
+encoded body) goes on through httpx.
 """
 
 from __future__ import annotations

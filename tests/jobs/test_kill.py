@@ -68,10 +68,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_http(url: str, proc, timeout: float = 30.0) -> None:
+def _wait_http(url: str, processes: Processes, index: int, timeout: float = 30.0) -> None:
+    proc = processes.procs[index]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, "serve exited early"
+        if proc.poll() is not None:  # say why: its own output
+            raise AssertionError(f"serve exited early ({proc.returncode}):\n"
+                                 + processes.output(index)[-3000:])
         try:
             if httpx.get(url, timeout=1.0).status_code < 500:
                 return
@@ -88,7 +91,7 @@ async def test_kill_of_serve_with_twenty_jobs_then_restart_completes_all(
     port = _free_port()
     serve = [str(Path(sys.executable).parent / "mediavault"), "serve", "--port", str(port)]
     first = processes.spawn(*serve)
-    _wait_http(f"http://127.0.0.1:{port}/api/v1/health", first)
+    _wait_http(f"http://127.0.0.1:{port}/api/v1/health", processes, processes.procs.index(first))
     jobs = [await service.submit("test_sleep", payload={"seconds": 0.6}) for _ in range(20)]
 
     async def some_running() -> bool:
@@ -100,7 +103,7 @@ async def test_kill_of_serve_with_twenty_jobs_then_restart_completes_all(
     counts = await engine.store.counts_by_status()
     assert counts.get("completed", 0) < 20  # the kill really interrupted work
     second = processes.spawn(*serve)
-    _wait_http(f"http://127.0.0.1:{port}/api/v1/health", second)
+    _wait_http(f"http://127.0.0.1:{port}/api/v1/health", processes, processes.procs.index(second))
     for job in jobs:
         done = await wait_final(engine, job.id, timeout=60)
         assert done.status == "completed", (done.error_code, done.error_message)

@@ -111,6 +111,7 @@ async def test_hls_master_playlist_without_ytdlp(ctx: AdapterContext, origin: Or
     same = ("platform", "id", "title", "kind")
     assert {k: getattr(direct, k) for k in same} == {k: getattr(generic, k) for k in same}
     assert [f.url for f in direct.formats] == [f.url for f in generic.formats]
+    assert [f.format_id for f in direct.formats] == [f.format_id for f in generic.formats]
     assert [f.height for f in direct.formats] == [f.height for f in generic.formats]
     assert all(f.protocol is Protocol.HLS for f in direct.formats)
     assert direct.extra == {"direct": True}
@@ -118,7 +119,9 @@ async def test_hls_master_playlist_without_ytdlp(ctx: AdapterContext, origin: Or
 
 async def test_a_media_playlist_is_one_hls_format(ctx: AdapterContext, origin: Origin) -> None:
     item = await DirectFileAdapter(origin.url("/hls/180p/index.m3u8"), ctx).extract()
-    assert isinstance(item, MediaItem)
+    generic = await YtdlpAdapter(origin.url("/hls/180p/index.m3u8"), ctx).extract()
+    assert isinstance(item, MediaItem) and isinstance(generic, MediaItem)
+    assert [f.format_id for f in item.formats] == [f.format_id for f in generic.formats]
     (fmt,) = item.formats
     assert fmt.protocol is Protocol.HLS and item.duration and item.duration > 1
     assert (item.id, item.title) == ("index", "index")

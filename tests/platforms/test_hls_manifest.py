@@ -1,4 +1,4 @@
-"""Formats from HLS playlists, listed as yt-dlp's generic extractor lists them."""
+"""Formats from HLS playlists, listed (and named) as yt-dlp's generic extractor lists them."""
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ https://cdn.example.com/v720.m3u8?token=1
 def test_a_master_playlist_lists_variants_and_audio_renditions() -> None:
     formats = parse_hls(MASTER, "https://example.com/live/master.m3u8").formats
     by_id = {f.format_id: f for f in formats}
-    assert list(by_id) == ["hls-800", "hls-2000", "hls-audio-English", "hls-audio-Deutsch"]
-    low, high = by_id["hls-800"], by_id["hls-2000"]
+    assert list(by_id) == ["800", "2000", "aud-English", "aud-Deutsch"]
+    low, high = by_id["800"], by_id["2000"]
     assert low.url == "https://example.com/live/v360.m3u8"
     assert high.url == "https://cdn.example.com/v720.m3u8?token=1"
     assert (low.width, low.height, low.fps, low.tbr) == (640, 360, 25.0, 800.0)
     assert (high.height, high.tbr, high.vcodec) == (720, 2000.0, "avc1.64001f")
     # the audio is in the renditions: the variants are video-only, so selection merges
     assert low.acodec == "none" and low.is_video_only
-    english = by_id["hls-audio-English"]
+    english = by_id["aud-English"]
     assert english.is_audio_only and english.language == "en" and english.acodec == "mp4a.40.2"
     assert english.url == "https://example.com/live/audio/en.m3u8"
     assert all(f.protocol is Protocol.HLS and f.ext == "mp4" and not f.drm for f in formats)
@@ -42,7 +42,7 @@ v.m3u8
 v-copy.m3u8
 """
     formats = parse_hls(text, "http://h/m.m3u8").formats
-    assert [f.format_id for f in formats] == ["hls-64", "hls-1000", "hls-1000-2"]
+    assert [f.format_id for f in formats] == ["64", "1000-0", "1000-1"]
     assert formats[0].is_audio_only
     assert formats[1].has_video and formats[1].has_audio
     assert formats[2].vcodec is None and formats[2].acodec is None and formats[2].has_video
@@ -52,7 +52,7 @@ def test_a_media_playlist_is_one_format_with_its_duration() -> None:
     text = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\na.ts\n#EXTINF:2.5,\nb.ts\n#EXT-X-ENDLIST\n"
     manifest = parse_hls(text, "http://h/x/index.m3u8")
     (fmt,) = manifest.formats
-    assert (fmt.format_id, fmt.url, fmt.protocol) == ("hls", "http://h/x/index.m3u8", Protocol.HLS)
+    assert (fmt.format_id, fmt.url, fmt.protocol) == ("0", "http://h/x/index.m3u8", Protocol.HLS)
     assert manifest.duration == 6.5
 
 

@@ -1,11 +1,13 @@
 """Formats from an HLS playlist, as yt-dlp's generic extractor lists them.
 
-A master playlist gives one format per variant (``hls-<kbps>``: resolution, frame rate,
-codecs, bitrate) and one audio-only format per alternative audio rendition with its own
-URI (``hls-audio-<name>``); a variant whose audio lives in such a rendition carries no
-audio itself, so selection merges the two. A media playlist is one format (``hls``) with
-its duration. A session or segment key other than AES-128 (FairPlay, SAMPLE-AES, ...)
-marks the formats DRM: they are listed and skipped, never fetched.
+A master playlist gives one format per variant (``<NAME or kbps>``: resolution, frame
+rate, codecs, bitrate) and one audio-only format per alternative audio rendition with its
+own URI (``<GROUP-ID>-<NAME>``), named as yt-dlp's generic extractor names them, so
+format choices carry over; ids that repeat get ``-0``, ``-1``... A variant whose audio
+lives in such a rendition carries no audio itself, so selection merges the two. A media
+playlist is one format with its duration. A session or segment key other than AES-128
+(FairPlay, SAMPLE-AES, ...) marks the formats DRM: they are listed and skipped, never
+fetched.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def parse_hls(text: str, url: str) -> HlsManifest:
     drm = any(_is_drm(key) for key in (playlist.session_keys or []) if key is not None)
     if not playlist.is_variant:
         drm = drm or any(_is_drm(key) for key in (playlist.keys or []) if key is not None)
-        fmt = Format(format_id="hls", url=url, protocol=Protocol.HLS, ext="mp4", drm=drm)
+        fmt = Format(format_id="0", url=url, protocol=Protocol.HLS, ext="mp4", drm=drm)
         duration = sum(float(s.duration or 0) for s in playlist.segments) or None
         return HlsManifest((fmt,), duration)
     audio_groups = {
@@ -45,20 +47,16 @@ def parse_hls(text: str, url: str) -> HlsManifest:
         if (m.type or "").upper() == "AUDIO" and m.uri
     }
     formats: list[Format] = []
-    seen: set[str] = set()
     for variant in playlist.playlists:
-        if not variant.uri:
-            continue
-        fmt = _variant(variant, audio_groups, drm)
-        fmt = fmt.model_copy(update={"format_id": _unique(fmt.format_id, seen)})
-        formats.append(fmt)
+        if variant.uri:
+            formats.append(_variant(variant, audio_groups, drm, len(formats)))
     codecs_by_group = _audio_codecs(playlist)
     for media in playlist.media:
         if (media.type or "").upper() != "AUDIO" or not media.uri:
             continue
-        name = media.name or media.language or media.group_id or "audio"
+        name = media.name or media.language or "audio"
         formats.append(Format(
-            format_id=_unique(f"hls-audio-{name.replace(' ', '_')}", seen),
+            format_id="-".join(p for p in (media.group_id, name) if p),
             url=str(media.absolute_uri),
             protocol=Protocol.HLS,
             ext="mp4",
@@ -68,21 +66,22 @@ def parse_hls(text: str, url: str) -> HlsManifest:
             note=media.name,
             drm=drm,
         ))  # fmt: skip
-    return HlsManifest(tuple(formats), None)
+    return HlsManifest(_unique(formats), None)
 
 
-def _variant(variant: Any, audio_groups: set[str], drm: bool) -> Format:
+def _variant(variant: Any, audio_groups: set[str], drm: bool, index: int) -> Format:
     info = variant.stream_info
     bandwidth = info.average_bandwidth or info.bandwidth
     tbr = round(bandwidth / 1000, 3) if bandwidth else None
     vcodec, acodec = _split_codecs(info.codecs)
     width, height = info.resolution if info.resolution else (None, None)
-    if info.audio in audio_groups:
+    if vcodec is None and acodec is not None:
+        vcodec = "none"  # only audio codecs listed: an audio-only variant
+    if info.audio in audio_groups and info.codecs and vcodec != "none":
         acodec = "none"  # the audio is its own rendition
-    elif vcodec is None and acodec is not None and height is None:
-        vcodec = "none"  # an audio-only variant
+    name = getattr(info, "name", None) or _video_group_name(variant)
     return Format(
-        format_id=f"hls-{round(tbr)}" if tbr else "hls",
+        format_id=str(name or int(tbr or index)),
         url=str(variant.absolute_uri),
         protocol=Protocol.HLS,
         ext="mp4",
@@ -118,13 +117,27 @@ def _audio_codecs(playlist: Any) -> dict[str, str]:
     return out
 
 
-def _unique(format_id: str, seen: set[str]) -> str:
-    candidate, n = format_id, 1
-    while candidate in seen:
-        n += 1
-        candidate = f"{format_id}-{n}"
-    seen.add(candidate)
-    return candidate
+def _video_group_name(variant: Any) -> str | None:
+    """The NAME of the variant's VIDEO rendition group, when it has one (as yt-dlp)."""
+    groups = [m for m in getattr(variant, "media", []) if (m.type or "").upper() == "VIDEO"]
+    return (groups[0].name or groups[0].group_id) if groups else None
+
+
+def _unique(formats: list[Format]) -> tuple[Format, ...]:
+    """Repeated ids become ``<id>-0``, ``<id>-1``...; the others stay as they are."""
+    counts: dict[str, int] = {}
+    for fmt in formats:
+        counts[fmt.format_id] = counts.get(fmt.format_id, 0) + 1
+    seen: dict[str, int] = {}
+    out: list[Format] = []
+    for fmt in formats:
+        if counts[fmt.format_id] == 1:
+            out.append(fmt)
+            continue
+        n = seen.get(fmt.format_id, 0)
+        seen[fmt.format_id] = n + 1
+        out.append(fmt.model_copy(update={"format_id": f"{fmt.format_id}-{n}"}))
+    return tuple(out)
 
 
 def _is_drm(key: Any) -> bool:

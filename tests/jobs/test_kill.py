@@ -68,8 +68,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_http(url: str, processes: Processes, index: int, timeout: float = 30.0) -> None:
-    proc = processes.procs[index]
+def _wait_http(url: str, processes: Processes, proc, timeout: float = 30.0) -> None:
+    index = processes.procs.index(proc)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:  # say why: its own output
@@ -91,7 +91,7 @@ async def test_kill_of_serve_with_twenty_jobs_then_restart_completes_all(
     port = _free_port()
     serve = [str(Path(sys.executable).parent / "mediavault"), "serve", "--port", str(port)]
     first = processes.spawn(*serve)
-    _wait_http(f"http://127.0.0.1:{port}/api/v1/health", processes, processes.procs.index(first))
+    _wait_http(f"http://127.0.0.1:{port}/api/v1/health", processes, first)
     jobs = [await service.submit("test_sleep", payload={"seconds": 0.6}) for _ in range(20)]
 
     async def some_running() -> bool:
@@ -103,7 +103,7 @@ async def test_kill_of_serve_with_twenty_jobs_then_restart_completes_all(
     counts = await engine.store.counts_by_status()
     assert counts.get("completed", 0) < 20  # the kill really interrupted work
     second = processes.spawn(*serve)
-    _wait_http(f"http://127.0.0.1:{port}/api/v1/health", processes, processes.procs.index(second))
+    _wait_http(f"http://127.0.0.1:{port}/api/v1/health", processes, second)
     for job in jobs:
         done = await wait_final(engine, job.id, timeout=60)
         assert done.status == "completed", (done.error_code, done.error_message)

@@ -26,7 +26,7 @@ async def test_sigterm_stops_the_worker_child_and_requeues_its_job(
     serve = processes.spawn(
         str(Path(sys.executable).parent / "mediavault"), "serve", "--port", str(port)
     )
-    _wait_http(f"http://127.0.0.1:{port}/api/v1/health", serve)
+    _wait_http(f"http://127.0.0.1:{port}/api/v1/health", processes, serve)
     job = await service.submit("test_sleep", payload={"seconds": 30})
 
     async def running() -> bool:

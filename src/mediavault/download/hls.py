@@ -27,7 +27,7 @@ from mediavault.models import Format, Protocol
 
 from .transport import Transport
 
-__all__ = ["FragmentPlan", "FragmentSpec", "resolve_fragments"]
+__all__ = ["FragmentPlan", "FragmentSpec", "is_drm_key", "resolve_fragments"]
 
 _MAX_PLAYLIST_HOPS = 3
 
@@ -164,10 +164,16 @@ async def _media_plan(playlist: Any, transport: Transport) -> FragmentPlan:
     return FragmentPlan(result, container, _signature(result))
 
 
-def _refuse_drm(key: Any) -> None:
-    method = str(key.method).upper()
+def is_drm_key(key: Any) -> bool:
+    """Whether an HLS (session) key is DRM: anything but plain AES-128 or none."""
+    method = str(key.method or "NONE").upper()
     keyformat = (key.keyformat or "identity").lower()
-    if method != "AES-128" or keyformat != "identity":
+    return method not in ("NONE", "AES-128") or keyformat != "identity"
+
+
+def _refuse_drm(key: Any) -> None:
+    if is_drm_key(key):
+        method, keyformat = str(key.method).upper(), (key.keyformat or "identity").lower()
         raise DRMProtectedError(f"HLS stream uses {method} ({keyformat}); DRM is not supported")
 
 

@@ -30,7 +30,7 @@ from mediavault.errors import BlockedURLError, NetworkError
 if TYPE_CHECKING:
     from mediavault.config import Settings
 
-__all__ = ["HostPolicy", "IPAddress", "is_public_address"]
+__all__ = ["HostPolicy", "IPAddress", "addresses_of", "is_public_address"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -71,6 +71,18 @@ def _parse_ip(text: str) -> IPAddress | None:
         return ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
     except ValueError:
         return None
+
+
+def addresses_of(infos: Iterable[tuple[object, ...]]) -> list[IPAddress]:
+    """The distinct IP addresses in ``socket.getaddrinfo`` results, in order."""
+    out: list[IPAddress] = []
+    for info in infos:
+        sockaddr = info[4]
+        assert isinstance(sockaddr, tuple)
+        addr = _parse_ip(str(sockaddr[0]))
+        if addr is not None and addr not in out:
+            out.append(addr)
+    return out
 
 
 @dataclass(frozen=True)
@@ -208,17 +220,6 @@ class HostPolicy:
             raise BlockedURLError(f"URL has no host: {url!r}")
         return host, port or _DEFAULT_PORTS[scheme]
 
-    @staticmethod
-    def _addresses(infos: Iterable[tuple[object, ...]]) -> list[IPAddress]:
-        out: list[IPAddress] = []
-        for info in infos:
-            sockaddr = info[4]
-            assert isinstance(sockaddr, tuple)
-            addr = _parse_ip(str(sockaddr[0]))
-            if addr is not None and addr not in out:
-                out.append(addr)
-        return out
-
     def _cached(self, host: str, port: int) -> list[IPAddress] | None:
         literal = _parse_ip(host)
         if literal is not None:
@@ -236,7 +237,7 @@ class HostPolicy:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
             raise NetworkError(f"cannot resolve {host}: {exc}", detail={"host": host}) from exc
-        addrs = self._addresses(infos)
+        addrs = addresses_of(infos)
         if self.dns_ttl > 0:
             if len(self._cache) >= _CACHE_SIZE:
                 self._cache.clear()

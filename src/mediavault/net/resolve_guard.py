@@ -12,7 +12,6 @@ uses. Everything else is unaffected; the wrapper is installed once, on first use
 from __future__ import annotations
 
 import contextvars
-import ipaddress
 import socket
 import threading
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from mediavault.errors import BlockedURLError
-from mediavault.net.guard import HostPolicy, IPAddress
+from mediavault.net.guard import HostPolicy, addresses_of
 
 __all__ = ["guarded"]
 
@@ -39,17 +38,8 @@ def _checked_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any
         return infos
     policy, refused = active
     name = (host.decode() if isinstance(host, bytes) else str(host)).strip("[]").rstrip(".")
-    addrs: list[IPAddress] = []
-    for info in infos:
-        text = str(info[4][0]).split("%", 1)[0]
-        try:
-            addr = ipaddress.ip_address(text)
-        except ValueError:
-            continue
-        if addr not in addrs:
-            addrs.append(addr)
     try:
-        policy.check_addresses(name.lower(), addrs)
+        policy.check_addresses(name.lower(), addresses_of(infos))
     except BlockedURLError as exc:
         refused.append(exc.message)
         raise socket.gaierror(socket.EAI_FAIL, exc.message) from None

@@ -16,6 +16,7 @@ from typing import Any
 
 import m3u8
 
+from mediavault.download.hls import is_drm_key
 from mediavault.models import Format, Protocol
 
 __all__ = ["HlsManifest", "parse_hls"]
@@ -35,9 +36,9 @@ class HlsManifest:
 def parse_hls(text: str, url: str) -> HlsManifest:
     """The formats of the playlist ``text`` fetched from ``url`` (its final URL)."""
     playlist = m3u8.loads(text, uri=url)
-    drm = any(_is_drm(key) for key in (playlist.session_keys or []) if key is not None)
+    drm = any(is_drm_key(key) for key in (playlist.session_keys or []) if key is not None)
     if not playlist.is_variant:
-        drm = drm or any(_is_drm(key) for key in (playlist.keys or []) if key is not None)
+        drm = drm or any(is_drm_key(key) for key in (playlist.keys or []) if key is not None)
         fmt = Format(format_id="0", url=url, protocol=Protocol.HLS, ext="mp4", drm=drm)
         duration = sum(float(s.duration or 0) for s in playlist.segments) or None
         return HlsManifest((fmt,), duration)
@@ -138,9 +139,3 @@ def _unique(formats: list[Format]) -> tuple[Format, ...]:
         seen[fmt.format_id] = n + 1
         out.append(fmt.model_copy(update={"format_id": f"{fmt.format_id}-{n}"}))
     return tuple(out)
-
-
-def _is_drm(key: Any) -> bool:
-    method = str(key.method or "NONE").upper()
-    keyformat = (key.keyformat or "identity").lower()
-    return method not in ("NONE", "AES-128") or keyformat != "identity"

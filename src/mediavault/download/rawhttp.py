@@ -253,9 +253,11 @@ class RangeReader:
                     raise _StaleLinkError()
                 raise NetworkError(f"connection to {self.host} closed inside a response head")
             buf += chunk
-            cut = buf.find(b"\r\n\r\n")
-            if cut >= 0:
-                return self._parse_head(bytes(buf[:cut]), bytes(buf[cut + 4 :]))
+            while (cut := buf.find(b"\r\n\r\n")) >= 0:
+                head = self._parse_head(bytes(buf[:cut]), bytes(buf[cut + 4 :]))
+                if not 100 <= head.status < 200 or head.status == 101:
+                    return head
+                del buf[: cut + 4]  # an interim answer (100 Continue, 103 Early Hints)
             if len(buf) > MAX_HEAD:
                 raise NetworkError(f"response head from {self.host} over {MAX_HEAD} bytes")
 

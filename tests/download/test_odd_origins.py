@@ -1,0 +1,134 @@
+"""Origins that answer range requests in unusual but valid ways (or flip behaviour
+between requests): every download must still be byte-identical.
+
+The test origin (tests/support/origin.py) is one HTTP stack; these raw-socket servers
+cover what other stacks do: interim 1xx answers, HTTP/1.0, a closed connection after
+every answer, header spellings and spacing, no reason phrase, a range ignored after the
+first answer, and a body ended by closing the connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mediavault.config import Settings
+from mediavault.download import fetch
+from mediavault.models import Format
+from mediavault.net.session import HttpSession
+from tests.download.conftest import sha256_of, write_random
+
+MB = 1024 * 1024
+_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
+
+MODES = (
+    "early_hints",  # 103 Early Hints (and a 100 Continue) before every answer
+    "http10_close",  # HTTP/1.0 answers, connection closed after each
+    "close_each",  # HTTP/1.1 with Connection: close
+    "odd_headers",  # lower-case names, padded values, no reason phrase
+    "ignores_range_later",  # the first answer honours Range, later ones send all (200)
+    "close_delimited",  # 206 with Content-Range but no Content-Length, then close
+)
+
+
+class OddOrigin:
+    """A threaded HTTP/1.x server for one file, answering GETs in ``mode``'s way."""
+
+    def __init__(self, data: bytes, mode: str) -> None:
+        self.data = data
+        self.mode = mode
+        self.answers = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> OddOrigin:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn, conn.makefile("rb") as reader:
+            while True:
+                lines = []
+                while (line := reader.readline()) not in (b"\r\n", b""):
+                    lines.append(line.decode("latin-1").strip())
+                if not lines:
+                    return
+                headers = {k.lower(): v for k, _, v in (h.partition(": ") for h in lines[1:])}
+                if not self._answer(conn, lines[0].split()[0], headers.get("range")):
+                    return
+
+    def _answer(self, conn: socket.socket, method: str, rng: str | None) -> bool:
+        """Send one answer; False when the connection is to be closed."""
+        with self._lock:
+            self.answers += 1
+            nth = self.answers
+        size = len(self.data)
+        match = _RANGE.fullmatch(rng or "")
+        honour = match is not None and not (self.mode == "ignores_range_later" and nth > 1)
+        if honour and match is not None:
+            first = int(match.group(1))
+            last = min(int(match.group(2) or size - 1), size - 1)
+            status = "206 Partial Content"
+            head = [f"Content-Range: bytes {first}-{last}/{size}"]
+        else:
+            first, last, status, head = 0, size - 1, "200 OK", []
+        body = self.data[first : last + 1] if method == "GET" else b""
+        version, keep = "HTTP/1.1", True
+        if self.mode == "http10_close":
+            version, keep = "HTTP/1.0", False
+        if self.mode in ("close_each", "close_delimited"):
+            head.append("Connection: close")
+            keep = False
+        if self.mode != "close_delimited" or not honour:
+            head.append(f"Content-Length: {last - first + 1}")
+        head += ["Accept-Ranges: bytes", 'ETag: "v1"', "Content-Type: video/mp4"]
+        if self.mode == "odd_headers":
+            status = status.split()[0]
+            head = [f"{k.lower()}:   {v}  " for k, _, v in (h.partition(": ") for h in head)]
+        interim = b""
+        if self.mode == "early_hints":
+            interim = (b"HTTP/1.1 100 Continue\r\n\r\n"
+                       b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
+        raw = f"{version} {status}\r\n" + "".join(f"{h}\r\n" for h in head) + "\r\n"
+        conn.sendall(interim + raw.encode("latin-1"))
+        for at in range(0, len(body), 256 * 1024):
+            conn.sendall(body[at : at + 256 * 1024])
+        return keep
+
+
+@pytest.fixture(params=MODES)
+def odd_origin(request: pytest.FixtureRequest, origin_root: Path) -> Iterator[tuple[OddOrigin, str]]:
+    digest = write_random(origin_root / "v.mp4", 9 * MB + 7)
+    with OddOrigin((origin_root / "v.mp4").read_bytes(), request.param) as server:
+        yield server, digest
+
+
+async def test_every_odd_origin_gives_the_identical_file(
+    odd_origin: tuple[OddOrigin, str], out_dir: Path, session: HttpSession, settings: Settings,
+) -> None:
+    server, digest = odd_origin
+    url = f"http://127.0.0.1:{server.port}/v.mp4"
+    result = await fetch(Format(format_id="f", url=url), out_dir / "v.mp4",
+                         session=session, settings=settings, connections=4)
+    assert sha256_of(result.path) == digest
+    assert result.sha256 == digest
+    assert result.path.stat().st_size == len(server.data)

@@ -254,6 +254,14 @@ class IntegrityError(NetworkError):
     code = "integrity_error"
 
 
+class TLSVerificationError(NetworkError):
+    """The server's certificate is not trusted (or not for that host): trying again will
+    not change it. A private CA can be trusted with ``SSL_CERT_FILE``."""
+
+    code = "tls_verification_failed"
+    retryable = False
+
+
 class RemoteChangedError(NetworkError):
     code = "remote_changed"
 

@@ -17,6 +17,7 @@ import mimetypes
 import os
 import re
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -76,8 +77,16 @@ class OriginRequest:
 
 
 class Origin:
-    def __init__(self, root: Path | str, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.root = Path(root).resolve()
+        self.scheme = "https" if tls is not None else "http"
         self.faults: dict[str, Fault] = {}
         self.routes: dict[str, Handler] = {}
         self.throttle: dict[str, int] = {}  # path prefix -> bytes/s per connection ("" = all)
@@ -89,6 +98,10 @@ class Origin:
         self.connections = 0  # TCP connections accepted
         self._lock = threading.Lock()
         self._server = _Server((host, port), _make_handler(self))
+        if tls is not None:  # the handshake happens in each connection's own thread
+            self._server.socket = tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self.host, self.port = self._server.server_address[:2]
         self._thread: threading.Thread | None = None
 
@@ -113,7 +126,7 @@ class Origin:
     # helpers -----------------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + ("" if path.startswith("/") else "/") + path

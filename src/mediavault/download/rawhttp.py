@@ -37,24 +37,17 @@ from mediavault.errors import (
     TimeoutError_,
 )
 from mediavault.net.errors import translate_error
+from mediavault.net.transport import tls_context
 
 __all__ = ["Head", "Link", "RangeReader", "UnsuitableError"]
 
 BODY_STEP = 1 << 20  # bytes per recv: never more than the engine's smallest split
 MAX_HEAD = 64 * 1024
 _STATUS_LINE = re.compile(rb"^HTTP/1\.[01] (\d{3})(?: (.*))?$")
-_ssl_context: ssl.SSLContext | None = None
 
 
 class UnsuitableError(Exception):
     """This response is not a plain range body: let httpx handle the request."""
-
-
-def _default_ssl_context() -> ssl.SSLContext:
-    global _ssl_context
-    if _ssl_context is None:
-        _ssl_context = httpx.create_ssl_context(trust_env=False)
-    return _ssl_context
 
 
 @dataclass(frozen=True)
@@ -97,7 +90,7 @@ class Link:
                 sock.connect((str(addr), r.port))
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if r.tls:
-                    sock = _default_ssl_context().wrap_socket(sock, server_hostname=r.host)
+                    sock = tls_context().wrap_socket(sock, server_hostname=r.host)
                 sock.settimeout(r.stall_timeout)
             except OSError as exc:
                 sock.close()

@@ -46,6 +46,8 @@ def translate_error(exc: BaseException) -> errors.MediavaultError:
         return errors.InputError(f"invalid URL: {exc}")
     if isinstance(exc, TimeoutError):  # asyncio.TimeoutError too
         return errors.TimeoutError_("timed out")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return _untrusted(exc)
     if isinstance(exc, ssl.SSLError):
         return errors.NetworkError(f"TLS error: {exc}")
     if isinstance(exc, OSError):
@@ -67,6 +69,9 @@ def _translate_httpx(exc: httpx.HTTPError) -> errors.MediavaultError:
     if isinstance(exc, httpx.TooManyRedirects):
         return errors.NetworkError(f"too many redirects{where}")
     if isinstance(exc, httpx.ConnectError):
+        cause = _cause(exc, ssl.SSLCertVerificationError)
+        if cause is not None:
+            return _untrusted(cause, where)
         return errors.NetworkError(f"cannot connect{where}: {detail}")
     if isinstance(exc, httpx.RemoteProtocolError):
         return errors.NetworkError(f"connection broken{where}: {detail}")
@@ -76,3 +81,22 @@ def _translate_httpx(exc: httpx.HTTPError) -> errors.MediavaultError:
         return errors.NetworkError(f"network error{where}: {detail}")
     return errors.NetworkError(f"HTTP error{where}: {detail}")
 
+
+
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of ``kind`` in ``exc``'s cause/context chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _untrusted(exc: BaseException, where: str = "") -> errors.MediavaultError:
+    reason = getattr(exc, "verify_message", "") or str(exc)
+    return errors.TLSVerificationError(
+        f"untrusted TLS certificate{where}: {reason} (a private CA can be added with SSL_CERT_FILE)"
+    )

@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
+import os
+import ssl
+import threading
 import typing
 
 import httpcore
 import httpx
 
+from mediavault import errors
 from mediavault.net.guard import HostPolicy
 from mediavault.net.ratelimit import HostRateLimiter
 
-__all__ = ["GuardedTransport", "PinnedBackend", "make_transport"]
+__all__ = ["GuardedTransport", "PinnedBackend", "make_transport", "tls_context"]
+
+_tls: dict[tuple[str, str], ssl.SSLContext] = {}
+_tls_lock = threading.Lock()
+
+
+def tls_context() -> ssl.SSLContext:
+    """The process's client TLS context, built on first use and shared (building one
+    loads the CA bundle, ~20 ms of CPU; a plain-http download never needs it).
+
+    It trusts certifi's CAs and, added to them, those of ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR`` when set (a private CA or a TLS-inspecting proxy's): the only
+    variables of the environment the client honours (proxies come from settings).
+    """
+    extra = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+    with _tls_lock:
+        context = _tls.get(extra)
+        if context is None:
+            context = httpx.create_ssl_context(trust_env=False)
+            cafile, capath = extra
+            if cafile or capath:
+                try:
+                    context.load_verify_locations(cafile=cafile or None, capath=capath or None)
+                except (OSError, ssl.SSLError) as exc:
+                    raise errors.ConfigError(
+                        f"cannot load the CA certificates of SSL_CERT_FILE/SSL_CERT_DIR: {exc}"
+                    ) from exc
+            _tls[extra] = context
+        return context
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
@@ -79,13 +111,24 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
+class _LazyTLSPool(httpcore.AsyncConnectionPool):
+    """A connection pool that takes the shared TLS context at its first https origin."""
+
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
+        if self._ssl_context is None and origin.scheme in (b"https", b"wss"):
+            self._ssl_context = tls_context()
+        return super().create_connection(origin)
+
+
 class _PinnedHTTPTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over a connection pool that uses ``PinnedBackend``."""
+    """httpx's transport over a connection pool that uses ``PinnedBackend``.
+
+    ``AsyncHTTPTransport.__init__`` is not called: it would build a TLS context and a
+    pool only to have both replaced; the transport's methods use ``_pool`` alone.
+    """
 
     def __init__(self, policy: HostPolicy, *, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+        self._pool = _LazyTLSPool(
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -107,5 +150,7 @@ def make_transport(
         keepalive_expiry=30.0,
     )
     if proxy:
-        return httpx.AsyncHTTPTransport(proxy=proxy, limits=limits, trust_env=False)
+        return httpx.AsyncHTTPTransport(
+            proxy=proxy, limits=limits, verify=tls_context(), trust_env=False
+        )
     return _PinnedHTTPTransport(policy, limits=limits)

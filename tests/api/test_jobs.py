@@ -5,6 +5,8 @@ No worker runs here: jobs stay queued, which is all these checks need.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mediavault import accounts
@@ -258,3 +260,59 @@ async def test_every_stored_file_of_a_multi_file_job_is_served(api: Api) -> None
         assert_error(await alice.get(f"{base}?index=-1"), 422, "invalid_input")
     async with api.client(api.bob) as bob:
         assert_error(await bob.get(f"{base}?index=1"), 404, "not_found")
+
+
+async def test_head_answers_health_and_files_without_a_body(api: Api) -> None:
+    from mediavault.jobs.tables import Job
+    from mediavault.models import JobStatus
+
+    async with api.client(api.alice) as alice:
+        health = await alice.head("/api/v1/health")
+        assert health.status_code == (await alice.get("/api/v1/health")).status_code
+        assert health.content == b"" and health.headers["content-type"] == "application/json"
+        job = (await alice.post("/api/v1/download", json={"url": ORIGIN_URL})).json()
+        path = api.services.storage.local_path("v/one.mp4")
+        assert path is not None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 5000)
+        with api.services.db.sessionmaker() as session:
+            row = session.get(Job, job["id"])
+            assert row is not None
+            row.status = JobStatus.COMPLETED
+            row.result = {"paths": ["v/one.mp4"], "items": []}
+            session.commit()
+        url = f"/api/v1/download/{job['id']}/file"
+        head = await alice.head(url)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-length"] == "5000"
+        assert head.headers["accept-ranges"] == "bytes"
+        part = await alice.head(url, headers={"Range": "bytes=10-19"})
+        assert part.status_code == 206 and part.headers["content-range"] == "bytes 10-19/5000"
+        openapi = (await alice.get("/api/openapi.json")).json()
+        assert all("head" not in ops for ops in openapi["paths"].values())
+        assert "get" in openapi["paths"]["/api/v1/download/{job_id}/file"]
+    async with api.client(api.bob) as bob:
+        assert (await bob.head(url)).status_code == 404  # ownership holds for HEAD too
+
+
+async def test_head_of_an_object_store_file_does_not_read_the_object() -> None:
+    from mediavault.api.files import serve_key
+
+    class Remote:  # an object store: no local path; reading the object is not allowed
+        def local_path(self, key: str) -> None:
+            return None
+
+        async def exists(self, key: str) -> bool:
+            return True
+
+        async def size(self, key: str) -> int:
+            return 1234
+
+        def open_range(self, key: str, start: int, end: int) -> Any:
+            raise AssertionError("a HEAD read the object")
+
+    services = type("S", (), {"storage": Remote()})()
+    response = await serve_key(services, "a/b.mp4", "bytes=0-99", head=True)  # type: ignore[arg-type]
+    assert response.status_code == 206
+    assert response.headers["content-length"] == "100"
+    assert response.headers["content-range"] == "bytes 0-99/1234"

@@ -12,8 +12,9 @@ import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 from mediavault.api import routes
 from mediavault.api.errors import ERROR_RESPONSES, install_handlers
@@ -27,6 +28,17 @@ __all__ = ["API_PREFIX", "create_app"]
 VERSION = "0.1.0"
 
 
+# GET endpoints that also answer HEAD: health probes (load balancers, uptime monitors,
+# `curl -I`) and the files (download clients ask for the size and Range support first).
+# Not every GET: a HEAD of a stream (SSE) would never end. HEAD stays out of the OpenAPI
+# document, whose operations are one per method.
+HEAD_PATHS = (
+    f"{API_PREFIX}/health",
+    f"{API_PREFIX}/download/{{job_id}}/file",
+    f"{API_PREFIX}/media/{{media_id}}/file",
+)
+
+
 def _include_routers(app: FastAPI) -> None:
     for name in routes.ROUTERS:
         module_name = f"{routes.__name__}.{name}"
@@ -36,7 +48,27 @@ def _include_routers(app: FastAPI) -> None:
             if exc.name == module_name:
                 continue
             raise
+        _answer_head(module.router)
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+
+
+def _answer_head(router: APIRouter) -> None:
+    """Give ``router``'s GET routes on ``HEAD_PATHS`` a HEAD twin (once per router)."""
+    routes = [r for r in router.routes if isinstance(r, APIRoute)]
+    has_head = {r.path for r in routes if "HEAD" in (r.methods or ())}
+    for route in routes:
+        wanted = API_PREFIX + route.path in HEAD_PATHS and route.path not in has_head
+        if wanted and "GET" in (route.methods or ()):
+            router.add_api_route(
+                route.path.removeprefix(router.prefix),  # the router adds its prefix again
+                route.endpoint,
+                methods=["HEAD"],
+                dependencies=route.dependencies,
+                response_class=route.response_class,
+                status_code=route.status_code,
+                include_in_schema=False,
+                name=f"{route.name}_head",
+            )
 
 
 @asynccontextmanager

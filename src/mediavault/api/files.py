@@ -74,13 +74,17 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 async def serve_job_file(
-    services: Services, job: Job, range_header: str | None, index: int = 0
+    services: Services, job: Job, range_header: str | None, index: int = 0, *, head: bool = False
 ) -> Response:
-    return await serve_key(services, job_file_key(job, index), range_header)
+    return await serve_key(services, job_file_key(job, index), range_header, head=head)
 
 
-async def serve_key(services: Services, key: str, range_header: str | None) -> Response:
-    """Stream a stored object; local files with full Range/If-Range/ETag support."""
+async def serve_key(
+    services: Services, key: str, range_header: str | None, *, head: bool = False
+) -> Response:
+    """Stream a stored object; local files with full Range/If-Range/ETag support.
+
+    ``head``: the headers alone (a HEAD request), without reading the object."""
     storage = services.storage
     name = PurePosixPath(key).name
     media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -109,7 +113,7 @@ async def serve_key(services: Services, key: str, range_header: str | None) -> R
     }
     if span is not None:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    body = storage.open_range(key, start, end) if size else _empty()
+    body = storage.open_range(key, start, end) if size and not head else _empty()
     return StreamingResponse(
         body, status_code=206 if span is not None else 200, media_type=media_type, headers=headers
     )

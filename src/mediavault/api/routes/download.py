@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from mediavault.api.deps import CurrentUser, ServicesDep
 from mediavault.api.errors import ErrorBody
@@ -78,6 +78,7 @@ async def cancel_download(job_id: str, user: CurrentUser, services: ServicesDep)
 )
 async def get_file(
     job_id: str,
+    request: Request,
     user: CurrentUser,
     services: ServicesDep,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
@@ -87,4 +88,6 @@ async def get_file(
     ] = 0,
 ) -> Response:
     job = await owned_job(services, user, job_id)
-    return await serve_job_file(services, job, range_header, index)
+    return await serve_job_file(
+        services, job, range_header, index, head=request.method == "HEAD"
+    )

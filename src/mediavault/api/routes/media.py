@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy import and_, or_, select
 from starlette.concurrency import run_in_threadpool
 
@@ -94,10 +94,11 @@ def get_media(media_id: str, user: CurrentUser, session: SessionDep) -> MediaPub
 )
 async def get_media_file(
     media_id: str,
+    request: Request,
     user: CurrentUser,
     session: SessionDep,
     services: ServicesDep,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
     row = await run_in_threadpool(_owned, session, user, media_id)
-    return await serve_key(services, row.path, range_header)
+    return await serve_key(services, row.path, range_header, head=request.method == "HEAD")

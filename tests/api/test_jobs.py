@@ -316,3 +316,15 @@ async def test_head_of_an_object_store_file_does_not_read_the_object() -> None:
     assert response.status_code == 206
     assert response.headers["content-length"] == "100"
     assert response.headers["content-range"] == "bytes 0-99/1234"
+
+
+async def test_a_trailing_slash_is_answered_in_place(api: Api) -> None:
+    async with api.client(api.alice) as alice:  # the client does not follow redirects
+        created = await alice.post("/api/v1/download/", json={"url": ORIGIN_URL})
+        assert created.status_code == 202, created.text
+        listed = await alice.get("/api/v1/jobs/", params={"limit": 5})
+        assert listed.status_code == 200
+        assert [j["id"] for j in listed.json()["items"]] == [created.json()["id"]]
+        one = await alice.get(f"/api/v1/download/{created.json()['id']}/")
+        assert one.status_code == 200 and one.json()["id"] == created.json()["id"]
+        assert_error(await alice.get("/api/v1/no-such-thing/"), 404, "not_found")

@@ -71,6 +71,18 @@ def _declared_length(headers: dict[bytes, bytes]) -> int:
     return int(value) if value.isdigit() else 0  # the server rejects malformed values
 
 
+def _without_trailing_slash(scope: Scope) -> Scope:
+    """``/api/v1/jobs/`` is ``/api/v1/jobs``: answered in place, not redirected (a 307 is
+    lost on clients that do not follow redirects, and behind a TLS-terminating proxy its
+    absolute ``Location`` names the wrong scheme)."""
+    path: str = scope["path"]
+    if not path.startswith("/api/") or not path.endswith("/"):
+        return scope
+    trimmed = path.rstrip("/")
+    raw: bytes = scope.get("raw_path") or path.encode()
+    return {**scope, "path": trimmed, "raw_path": raw.rstrip(b"/")}
+
+
 class ApiMiddleware:
     def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
@@ -81,6 +93,7 @@ class ApiMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        scope = _without_trailing_slash(scope)
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex

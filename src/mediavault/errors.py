@@ -254,6 +254,10 @@ class IntegrityError(NetworkError):
     code = "integrity_error"
 
 
+class ConnectFailedError(NetworkError):
+    """No connection could be made (refused, unreachable): nothing was exchanged yet."""
+
+
 class TLSVerificationError(NetworkError):
     """The server's certificate is not trusted (or not for that host): trying again will
     not change it. A private CA can be trusted with ``SSL_CERT_FILE``."""

@@ -140,6 +140,31 @@ async def test_refused_connection_becomes_network_error() -> None:
             await session.get(f"http://127.0.0.1:{port}/")
 
 
+async def test_a_refused_connection_is_tried_briefly_not_for_minutes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+    import socket
+
+    from mediavault.errors import ConnectFailedError
+    from mediavault.net.session import CONNECT_ATTEMPTS
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = local_settings()
+    assert settings.max_retries + 1 > CONNECT_ATTEMPTS  # the default policy: 9 tries
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="mediavault.net.session"):
+        async with HttpSession(settings) as session:
+            with pytest.raises(ConnectFailedError, match="cannot connect") as info:
+                await session.get(f"http://127.0.0.1:{port}/x.mp4")
+    assert info.value.code == "network_error" and info.value.retryable  # a job retries later
+    retries = [r for r in caplog.records if r.getMessage().startswith("retrying")]
+    assert len(retries) == CONNECT_ATTEMPTS - 1
+    assert time.monotonic() - started < 5
+
+
 async def test_stream_does_not_retry(origin: Origin) -> None:
     origin.faults["/hello.txt"] = Fault(status=[503], count=1)
     async with HttpSession(local_settings(), retry=FAST_RETRY) as session:

@@ -50,6 +50,8 @@ def translate_error(exc: BaseException) -> errors.MediavaultError:
         return _untrusted(exc)
     if isinstance(exc, ssl.SSLError):
         return errors.NetworkError(f"TLS error: {exc}")
+    if isinstance(exc, ConnectionRefusedError):
+        return errors.ConnectFailedError(f"cannot connect: {exc.strerror or exc}")
     if isinstance(exc, OSError):
         return errors.NetworkError(f"network error: {exc.strerror or exc}")
     return errors.MediavaultError(f"unexpected {type(exc).__name__}: {exc}")
@@ -72,7 +74,7 @@ def _translate_httpx(exc: httpx.HTTPError) -> errors.MediavaultError:
         cause = _cause(exc, ssl.SSLCertVerificationError)
         if cause is not None:
             return _untrusted(cause, where)
-        return errors.NetworkError(f"cannot connect{where}: {detail}")
+        return errors.ConnectFailedError(f"cannot connect{where}: {detail}")
     if isinstance(exc, httpx.RemoteProtocolError):
         return errors.NetworkError(f"connection broken{where}: {detail}")
     if isinstance(exc, httpx.DecodingError):

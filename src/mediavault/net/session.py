@@ -37,6 +37,7 @@ __all__ = ["HttpSession"]
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 10
+CONNECT_ATTEMPTS = 3  # tries for a server that refuses or cannot be reached
 
 
 class HttpSession:
@@ -176,8 +177,14 @@ class HttpSession:
 
     @staticmethod
     def _should_retry(error: errors.MediavaultError, attempt: int, policy: RetryPolicy) -> bool:
+        attempts = policy.attempts
+        if isinstance(error, errors.ConnectFailedError):
+            # a refused or unreachable server is tried briefly, then reported: a wrong
+            # host or port should not cost minutes of backoff (a job is retried later
+            # by the job engine; a transfer under way has its own patience)
+            attempts = min(attempts, CONNECT_ATTEMPTS)
         return (
-            attempt < policy.attempts
+            attempt < attempts
             and isinstance(error, errors.NetworkError)
             and errors.is_retryable(error)
         )

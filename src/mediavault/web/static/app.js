@@ -2,7 +2,7 @@
 "use strict";
 
 const API = "/api/v1";
-const state = { key: localStorage.getItem("mediavault.key") || "", cursor: null, ws: null, retry: 1000 };
+const state = { key: localStorage.getItem("mediavault.key") || "", cursor: null, ws: null, retry: 1000, wasLive: false };
 const $ = (id) => document.getElementById(id);
 
 function headers(json) {
@@ -61,12 +61,19 @@ function render(job, prepend) {
     b.textContent = "Cancel";
     b.onclick = () => api("DELETE", `/download/${job.job_id || job.id}`).catch(alert);
     actions.append(b);
-  } else if (job.status === "completed" && (job.kind === "download" || job.file_url)) {
-    const a = document.createElement("a");
-    a.textContent = "File";
-    a.href = "#";
-    a.onclick = (ev) => { ev.preventDefault(); downloadFile(job.job_id || job.id); };
-    actions.append(a);
+  } else if (job.status === "completed" && (job.file_urls || job.file_url)) {
+    const urls = job.file_urls && job.file_urls.length ? job.file_urls : [job.file_url];
+    urls.forEach((url, n) => {
+      const a = document.createElement("a");
+      a.textContent = urls.length > 1 ? `File ${n + 1}` : "File";
+      a.href = url;  // served by the API (absolute path), named by its Content-Disposition
+      if (state.key) {  // a navigation cannot carry the key header: fetch it instead
+        a.onclick = (ev) => { ev.preventDefault(); downloadFile(url); };
+      } else {
+        a.download = "";  // no key: the browser streams it to disk itself
+      }
+      actions.append(a, " ");
+    });
   }
   if (!tr.parentNode) {
     const body = $("jobs");
@@ -74,14 +81,14 @@ function render(job, prepend) {
   }
 }
 
-async function downloadFile(id) {
-  const res = await fetch(`${API}/download/${id}/file`, { headers: headers(false) });
+async function downloadFile(url) {
+  const res = await fetch(url, { headers: headers(false) });
   if (!res.ok) { alert(`HTTP ${res.status}`); return; }
   const blob = await res.blob();
   const name = (res.headers.get("content-disposition") || "").match(/filename\*?=(?:UTF-8'')?"?([^";]+)/);
   const a = document.createElement("a");
   a.href = URL.createObjectURL(blob);
-  a.download = name ? decodeURIComponent(name[1]) : id;
+  a.download = name ? decodeURIComponent(name[1]) : url.split("/").slice(-2, -1)[0];
   a.click();
   URL.revokeObjectURL(a.href);
 }
@@ -102,11 +109,20 @@ function connect() {
   const q = state.key ? "?token=" + encodeURIComponent(state.key) : "";
   const ws = new WebSocket(`${proto}//${location.host}${API}/ws${q}`);
   state.ws = ws;
-  ws.onopen = () => { $("live").textContent = "live"; $("live").classList.add("on"); state.retry = 1000; };
+  ws.onopen = () => {
+    $("live").textContent = "live"; $("live").classList.add("on"); state.retry = 1000;
+    // events sent while this page was offline (a restart, a network blip) are gone:
+    // after a reconnect, the list is read again
+    if (state.wasLive) loadJobs(false).catch(() => {});
+    state.wasLive = true;
+  };
   ws.onmessage = (msg) => {
     const ev = JSON.parse(msg.data);
     const known = document.getElementById("job-" + ev.job_id);
-    if (known) render({ ...ev, id: ev.job_id }, false);
+    const final = ["job.completed", "job.failed", "job.cancelled"].includes(ev.type);
+    // a final state: the job itself (its file links, title, error), not just the event
+    if (known && final) api("GET", `/jobs/${ev.job_id}`).then((job) => render(job, false)).catch(() => render({ ...ev, id: ev.job_id }, false));
+    else if (known) render({ ...ev, id: ev.job_id }, false);
     else if (ev.type === "job.queued") api("GET", `/jobs/${ev.job_id}`).then((job) => { if (!job.parent_id) render(job, true); }).catch(() => {});
   };
   ws.onclose = () => {

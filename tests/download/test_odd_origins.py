@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,9 +41,13 @@ MODES = (
 class OddOrigin:
     """A threaded HTTP/1.x server for one file, answering GETs in ``mode``'s way."""
 
-    def __init__(self, data: bytes, mode: str) -> None:
+    def __init__(
+        self, data: bytes, mode: str, *, content_type: str = "video/mp4", head_status: int = 0
+    ) -> None:
         self.data = data
         self.mode = mode
+        self.content_type = content_type
+        self.head_status = head_status  # answer HEAD with this status (0: as GET)
         self.answers = 0
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -78,6 +83,9 @@ class OddOrigin:
 
     def _answer(self, conn: socket.socket, method: str, rng: str | None) -> bool:
         """Send one answer; False when the connection is to be closed."""
+        if method == "HEAD" and self.head_status:  # a signed URL, or HEAD not allowed
+            conn.sendall(f"HTTP/1.1 {self.head_status} No\r\nContent-Length: 0\r\n\r\n".encode())
+            return True
         with self._lock:
             self.answers += 1
             nth = self.answers
@@ -100,7 +108,7 @@ class OddOrigin:
             keep = False
         if self.mode != "close_delimited" or not honour:
             head.append(f"Content-Length: {last - first + 1}")
-        head += ["Accept-Ranges: bytes", 'ETag: "v1"', "Content-Type: video/mp4"]
+        head += ["Accept-Ranges: bytes", 'ETag: "v1"', f"Content-Type: {self.content_type}"]
         if self.mode == "odd_headers":
             status = status.split()[0]
             head = [f"{k.lower()}:   {v}  " for k, _, v in (h.partition(": ") for h in head)]
@@ -132,3 +140,29 @@ async def test_every_odd_origin_gives_the_identical_file(
     assert sha256_of(result.path) == digest
     assert result.sha256 == digest
     assert result.path.stat().st_size == len(server.data)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"content_type": "application/octet-stream"},  # object stores' default type
+        {"head_status": 403},  # a URL signed for GET only (S3, R2, B2 presigned)
+        {"head_status": 405},  # HEAD not allowed
+    ],
+    ids=["octet-stream", "head-403", "head-405"],
+)
+async def test_a_direct_file_that_its_server_describes_badly_still_downloads(
+    kw: dict[str, Any], tmp_path: Path, settings: Settings,
+) -> None:
+    from mediavault.client import Client
+    from tests.download.media import video_packets
+    from tests.support.media import ensure_media
+
+    source = ensure_media().path("video.mp4")
+    with OddOrigin(source.read_bytes(), "plain", **kw) as server:
+        url = f"http://127.0.0.1:{server.port}/files/clip.mp4?X-Amz-Signature=abc"
+        async with Client(settings, output_dir=tmp_path / "lib") as mv:
+            [result] = await mv.download(url)
+            path = mv.local_path(result)
+    assert result.status == "completed", result
+    assert path is not None and video_packets(path) == video_packets(source)

@@ -91,6 +91,9 @@ class FastOrigin:
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, OSError):
             pass
+        except RuntimeError as exc:  # sendfile on a transport the client has closed
+            if "closing" not in str(exc):
+                raise
         finally:
             writer.close()
 

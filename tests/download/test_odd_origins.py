@@ -9,10 +9,8 @@ first answer, and a body ended by closing the connection.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from mediavault.download import fetch
 from mediavault.models import Format
 from mediavault.net.session import HttpSession
 from tests.download.conftest import sha256_of, write_random
+from tests.support.rawserver import RawServer
 
 MB = 1024 * 1024
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
@@ -38,57 +37,25 @@ MODES = (
 )
 
 
-class OddOrigin:
+class OddOrigin(RawServer):
     """A threaded HTTP/1.x server for one file, answering GETs in ``mode``'s way."""
 
     def __init__(
         self, data: bytes, mode: str, *, content_type: str = "video/mp4", head_status: int = 0
     ) -> None:
+        super().__init__()
         self.data = data
         self.mode = mode
         self.content_type = content_type
         self.head_status = head_status  # answer HEAD with this status (0: as GET)
-        self.answers = 0
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> OddOrigin:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError), conn, conn.makefile("rb") as reader:
-            while True:
-                lines = []
-                while (line := reader.readline()) not in (b"\r\n", b""):
-                    lines.append(line.decode("latin-1").strip())
-                if not lines:
-                    return
-                headers = {k.lower(): v for k, _, v in (h.partition(": ") for h in lines[1:])}
-                if not self._answer(conn, lines[0].split()[0], headers.get("range")):
-                    return
-
-    def _answer(self, conn: socket.socket, method: str, rng: str | None) -> bool:
+    def answer(self, conn: socket.socket, method: str, headers: dict[str, str]) -> bool:
         """Send one answer; False when the connection is to be closed."""
+        rng = headers.get("range")
         if method == "HEAD" and self.head_status:  # a signed URL, or HEAD not allowed
             conn.sendall(f"HTTP/1.1 {self.head_status} No\r\nContent-Length: 0\r\n\r\n".encode())
             return True
-        with self._lock:
-            self.answers += 1
-            nth = self.answers
+        nth = self.count()
         size = len(self.data)
         match = _RANGE.fullmatch(rng or "")
         honour = match is not None and not (self.mode == "ignores_range_later" and nth > 1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.cookiejar
 import socket
 import threading
@@ -22,6 +21,7 @@ from mediavault.models import Format
 from mediavault.net.session import HttpSession
 from tests.download.conftest import sha256_of, write_random
 from tests.support.origin import Fault, Origin
+from tests.support.rawserver import RawServer
 
 MB = 1024 * 1024
 
@@ -103,57 +103,27 @@ async def test_cancel_stops_threads_stuck_in_a_stall(
     assert (out_dir / "s.bin.part.json").exists()  # resumable
 
 
-class _ChunkedRanges:
+class _ChunkedRanges(RawServer):
     """A server whose first answer is a plain 206; later 206s come chunked."""
 
     def __init__(self, data: bytes) -> None:
+        super().__init__()
         self.data = data
-        self.answers = 0
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> _ChunkedRanges:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):  # clients drop connections mid-body
-            self._answer(conn)
-
-    def _answer(self, conn: socket.socket) -> None:
-        with conn, conn.makefile("rb") as reader:
-            while True:
-                lines = []
-                while (line := reader.readline()) not in (b"\r\n", b""):
-                    lines.append(line.decode().strip())
-                if not lines:
-                    return
-                rng = next(v for k, _, v in (h.partition(": ") for h in lines) if k.lower() == "range")
-                first, last = (int(x) for x in rng.removeprefix("bytes=").split("-"))
-                last = min(last, len(self.data) - 1)
-                body = self.data[first : last + 1]
-                head = f"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {first}-{last}/{len(self.data)}\r\n"
-                self.answers += 1
-                if self.answers == 1:
-                    conn.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
-                else:
-                    conn.sendall(f"{head}Transfer-Encoding: chunked\r\n\r\n".encode())
-                    for at in range(0, len(body), 100_000):
-                        piece = body[at : at + 100_000]
-                        conn.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
-                    conn.sendall(b"0\r\n\r\n")
+    def answer(self, conn: socket.socket, method: str, headers: dict[str, str]) -> bool:
+        first, last = (int(x) for x in headers["range"].removeprefix("bytes=").split("-"))
+        last = min(last, len(self.data) - 1)
+        body = self.data[first : last + 1]
+        head = f"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {first}-{last}/{len(self.data)}\r\n"
+        if self.count() == 1:
+            conn.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        else:
+            conn.sendall(f"{head}Transfer-Encoding: chunked\r\n\r\n".encode())
+            for at in range(0, len(body), 100_000):
+                piece = body[at : at + 100_000]
+                conn.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            conn.sendall(b"0\r\n\r\n")
+        return True
 
 
 @pytest.fixture

@@ -7,6 +7,11 @@ stream's length. The writer appends every consecutive fragment that is ready in 
 write. Fragments are appended to ``dest.part`` in order; the state file
 records how many fragments (and bytes) are in it, so a re-run truncates to that point
 and continues. At the end the concatenation is remuxed to ``fmt.ext`` with ffmpeg.
+
+A fragment answered 404 is asked for again a few times (``MISSING_RETRIES``: CDN edges
+miss what their origin has) before the download fails naming the fragment; other
+failures are retried as any transfer is. A fragment sent with a Content-Encoding
+although identity was asked for (objects stored gzipped) is decoded.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,8 +29,15 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from mediavault.config import Settings
-from mediavault.errors import CancelledError_, IntegrityError, MediavaultError
+from mediavault.errors import (
+    CancelledError_,
+    HTTPStatusError,
+    IntegrityError,
+    MediavaultError,
+    TimeoutError_,
+)
 from mediavault.models import Format
+from mediavault.net.errors import translate_error
 from mediavault.net.retry import RetryPolicy
 
 from .files import PartFile
@@ -46,6 +59,7 @@ FLUSH_INTERVAL = 1.0
 AHEAD_BYTES = 12 << 20  # fragments held past the window while they fit in this
 MAX_AHEAD = 256  # ...and never more fragments ahead of the writer than this
 WRITE_BATCH = 4 << 20  # consecutive ready fragments written together, up to this
+MISSING_RETRIES = 2  # a fragment answered 404 is asked for again this many times
 
 
 def decrypt_aes128(data: bytes, key: bytes, iv: bytes) -> bytes:
@@ -184,7 +198,7 @@ class FragmentDownload:
                     return
                 index = self._next_fetch
                 self._next_fetch += 1
-            data = await self._fetch(self.plan.fragments[index], link)
+            data = await self._fetch(index, link)
             async with self._cond:
                 self._ready[index] = data
                 self._ready_bytes += len(data)
@@ -237,8 +251,10 @@ class FragmentDownload:
                 await asyncio.to_thread(state.save, self.state_path)
                 last_flush = time.monotonic()
 
-    async def _fetch(self, frag: FragmentSpec, link: Link | None) -> bytes:
+    async def _fetch(self, index: int, link: Link | None) -> bytes:
+        frag = self.plan.fragments[index]
         retrier = Retrier(self.policy, self.cancel)
+        missing = 0
         headers = {}
         if frag.byte_range is not None:
             headers["Range"] = f"bytes={frag.byte_range[0]}-{frag.byte_range[1]}"
@@ -258,16 +274,39 @@ class FragmentDownload:
                 break
             except UnsuitableError:
                 raw = None  # this answer needs httpx
+            except HTTPStatusError as exc:
+                if exc.status_code == 404 and missing < MISSING_RETRIES:
+                    missing += 1
+                    await asyncio.sleep(self.policy.delay(missing))  # a cancel: _supervise
+                    continue
+                try:
+                    await retrier.wait(exc)
+                except HTTPStatusError as final:
+                    raise self._failed(index, final) from final
             except MediavaultError as exc:
                 await retrier.wait(exc)
         if frag.key is not None and frag.iv is not None:
+            if frag.is_init and data[4:8] in (b"ftyp", b"styp", b"moov"):
+                return data  # declared under a key, yet sent in the clear: MP4 as it is
             return await asyncio.to_thread(decrypt_aes128, data, frag.key, frag.iv)
         return data
+
+    def _failed(self, index: int, exc: HTTPStatusError) -> HTTPStatusError:
+        """``exc`` saying which fragment it was (the number, 1-based, and the total)."""
+        what = "init segment" if self.plan.fragments[index].is_init else "fragment"
+        return HTTPStatusError(
+            f"{what} {index + 1} of {len(self.plan.fragments)} failed: {exc.message}",
+            status_code=exc.status_code, url=exc.url, retry_after=exc.retry_after,
+            detail=exc.detail,
+        )  # fmt: skip
 
     async def _read(self, frag: FragmentSpec, response: httpx.Response) -> bytes:
         status = response.status_code
         if status not in (200, 206):
             raise status_error(response)
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity") and frag.byte_range is None:
+            return await self._read_decoded(response)
         skip, want = 0, None
         if frag.byte_range is not None:
             want = frag.byte_range[1] - frag.byte_range[0] + 1
@@ -288,3 +327,25 @@ class FragmentDownload:
         if want is not None and got != want:
             raise IntegrityError(f"fragment {frag.url} ended after {got} of {want} bytes")
         return b"".join(chunks)
+
+    async def _read_decoded(self, response: httpx.Response) -> bytes:
+        """The body of an answer sent with a Content-Encoding although we asked for
+        identity (gzip-stored objects on S3-like origins), decoded by httpx."""
+        chunks: list[bytes] = []
+        stream = response.aiter_bytes()
+        assert isinstance(stream, AsyncGenerator)
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.settings.stall_timeout):
+                        chunks.append(await anext(stream))
+                except StopAsyncIteration:
+                    return b"".join(chunks)
+                except TimeoutError as exc:
+                    raise TimeoutError_(
+                        f"stalled: no data for {self.settings.stall_timeout:g}s from {response.url}"
+                    ) from exc
+                except httpx.HTTPError as exc:
+                    raise translate_error(exc) from exc
+        finally:
+            await stream.aclose()

@@ -3,6 +3,12 @@
 ffmpeg runs through ``postprocess.ffmpeg.run_ffmpeg``: its own process group (killed on
 cancel) and a temporary output name, so ``dest`` is never partial. A fresh TS download
 is remuxed while it arrives (:class:`LiveRemux`), so little is left to do at the end.
+
+Concatenated fMP4 with more than one init section (an HLS ``EXT-X-DISCONTINUITY``:
+timestamps that start again, an ad or a new encode) is remuxed period by period through
+ffmpeg's concat demuxer, each period read in place (``subfile``), so the timeline
+continues instead of folding back. TS needs nothing of the kind: ffmpeg's mpegts demuxer
+mends discontinuities itself.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from mediavault.config import Settings
 from mediavault.errors import CancelledError_
 from mediavault.postprocess.ffmpeg import run_ffmpeg
 
-__all__ = ["LiveRemux", "remux"]
+__all__ = ["LiveRemux", "mp4_periods", "remux"]
 
 
 async def remux(
@@ -36,14 +42,63 @@ async def remux(
     if target == source_ext and target == "ts":
         os.replace(src, dest)
         return os.stat(dest).st_size
-    args = ["-i", str(src), "-c", "copy"]
+    periods = await asyncio.to_thread(mp4_periods, src) if source_ext == "mp4" else []
+    listing = src.with_name(f"{src.name}.ffconcat")
+    if len(periods) > 1:
+        await asyncio.to_thread(_write_concat_list, listing, src, periods)
+        args = ["-f", "concat", "-safe", "0", "-protocol_whitelist", "file,subfile"]
+        args += ["-i", str(listing), "-c", "copy"]
+    else:
+        args = ["-i", str(src), "-c", "copy"]
     if not dest.suffix:  # ffmpeg picks the container from the name; say it outright
         args += ["-f", "mp4"]
     try:
         await run_ffmpeg(args, dest, settings=settings, cancel=cancel, what="ffmpeg remux")
     except CancelledError_ as exc:
         raise CancelledError_("download cancelled during remux") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            listing.unlink()
     return os.stat(dest).st_size
+
+
+def mp4_periods(path: Path) -> list[int]:
+    """Where each init section (``ftyp``/``moov``) that follows media starts in the
+    concatenated fMP4 ``path``: ``[0]`` for one period, ``[]`` when it is not a plain
+    sequence of top-level boxes (then it is remuxed as one file)."""
+    starts = [0]
+    media = False  # a moof/mdat since the current period began
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        offset = 0
+        while offset < size:
+            fh.seek(offset)
+            header = fh.read(16)
+            if len(header) < 8:
+                return []
+            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if length == 1 and len(header) == 16:
+                length = int.from_bytes(header[8:16], "big")
+            elif length == 0:
+                length = size - offset
+            if length < 8 or offset + length > size:
+                return []
+            if kind in (b"ftyp", b"moov") and media:
+                starts.append(offset)
+                media = False
+            elif kind in (b"moof", b"mdat"):
+                media = True
+            offset += length
+    return starts
+
+
+def _write_concat_list(listing: Path, src: Path, periods: list[int]) -> None:
+    name = str(src.resolve()).replace("'", "'\\''")
+    ends = [*periods[1:], 0]  # subfile: end 0 reads to the end of the file
+    lines = ["ffconcat version 1.0"]
+    for start, end in zip(periods, ends, strict=True):
+        lines.append(f"file 'subfile,,start,{start},end,{end},,:{name}'")
+    listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 class LiveRemux:

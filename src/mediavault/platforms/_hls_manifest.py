@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import m3u8
-
-from mediavault.download.hls import is_drm_key
+from mediavault.download.hls import is_drm_key, join_url, load_playlist
 from mediavault.models import Format, Protocol
 
 __all__ = ["HlsManifest", "parse_hls"]
@@ -34,8 +32,10 @@ class HlsManifest:
 
 
 def parse_hls(text: str, url: str) -> HlsManifest:
-    """The formats of the playlist ``text`` fetched from ``url`` (its final URL)."""
-    playlist = m3u8.loads(text, uri=url)
+    """The formats of the playlist ``text`` fetched from ``url`` (its final URL).
+
+    Raises :class:`~mediavault.errors.ExtractionError` when ``text`` cannot be parsed."""
+    playlist = load_playlist(text, url)
     drm = any(is_drm_key(key) for key in (playlist.session_keys or []) if key is not None)
     if not playlist.is_variant:
         drm = drm or any(is_drm_key(key) for key in (playlist.keys or []) if key is not None)
@@ -50,7 +50,7 @@ def parse_hls(text: str, url: str) -> HlsManifest:
     formats: list[Format] = []
     for variant in playlist.playlists:
         if variant.uri:
-            formats.append(_variant(variant, audio_groups, drm, len(formats)))
+            formats.append(_variant(variant, url, audio_groups, drm, len(formats)))
     codecs_by_group = _audio_codecs(playlist)
     for media in playlist.media:
         if (media.type or "").upper() != "AUDIO" or not media.uri:
@@ -58,7 +58,7 @@ def parse_hls(text: str, url: str) -> HlsManifest:
         name = media.name or media.language or "audio"
         formats.append(Format(
             format_id="-".join(p for p in (media.group_id, name) if p),
-            url=str(media.absolute_uri),
+            url=join_url(url, media.uri),
             protocol=Protocol.HLS,
             ext="mp4",
             vcodec="none",
@@ -70,7 +70,7 @@ def parse_hls(text: str, url: str) -> HlsManifest:
     return HlsManifest(_unique(formats), None)
 
 
-def _variant(variant: Any, audio_groups: set[str], drm: bool, index: int) -> Format:
+def _variant(variant: Any, url: str, audio_groups: set[str], drm: bool, index: int) -> Format:
     info = variant.stream_info
     bandwidth = info.average_bandwidth or info.bandwidth
     tbr = round(bandwidth / 1000, 3) if bandwidth else None
@@ -83,7 +83,7 @@ def _variant(variant: Any, audio_groups: set[str], drm: bool, index: int) -> For
     name = getattr(info, "name", None) or _video_group_name(variant)
     return Format(
         format_id=str(name or int(tbr or index)),
-        url=str(variant.absolute_uri),
+        url=join_url(url, variant.uri),
         protocol=Protocol.HLS,
         ext="mp4",
         width=width,

@@ -3,11 +3,12 @@ whose server answers with an ``audio/*`` or ``video/*`` type, or one ending in `
 whose body is an HLS playlist.
 
 One request decides (HEAD for a file, GET for a playlist, whose variants become formats
-in :mod:`._hls_manifest`); anything else (an HTML page, a DASH manifest, a HEAD refused)
-goes to the generic yt-dlp adapter, so nothing yt-dlp handles stops working. The item is the
-one yt-dlp's generic extractor would make (platform ``generic``, id = the file name's
-stem, date from Last-Modified), so archives and dedupe keys agree whichever path served,
-but without importing or running yt-dlp: a plain file starts transferring at once.
+in :mod:`._hls_manifest`); anything else (an HTML page, a DASH manifest, a HEAD refused,
+a playlist the parser cannot read) goes to the generic yt-dlp adapter, so nothing yt-dlp
+handles stops working. The item is the one yt-dlp's generic extractor would make
+(platform ``generic``, id = the file name's stem, date from Last-Modified), so archives
+and dedupe keys agree whichever path served, but without importing or running yt-dlp: a
+plain file starts transferring at once.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import UTC
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from mediavault.errors import HTTPStatusError, MediavaultError
+from mediavault.errors import ExtractionError, HTTPStatusError, MediavaultError
 from mediavault.models import Collection, Format, MediaItem, Protocol
 from mediavault.platforms._hls_manifest import parse_hls
 from mediavault.platforms.base import Adapter, register
@@ -81,7 +82,10 @@ class DirectFileAdapter(Adapter):
         if not text.lstrip().startswith("#EXTM3U"):
             return None
         url = str(response.url)
-        manifest = parse_hls(text, url)
+        try:
+            manifest = parse_hls(text, url)
+        except ExtractionError:
+            return None  # a playlist we cannot read: yt-dlp may
         if not manifest.formats:
             return None
         stem = _stem(url)

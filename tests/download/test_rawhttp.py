@@ -144,3 +144,26 @@ async def test_a_chunked_range_answer_is_left_to_httpx(
     assert sha256_of(result.path) == digest
     assert raw_requests, "the threads tried first"
     assert server.answers > len(raw_requests) + 1, "httpx fetched what the threads could not"
+
+
+
+async def test_a_fragment_url_with_spaces_and_non_ascii_is_sent_encoded(
+    origin: Origin, origin_root: Path,
+) -> None:
+    from ipaddress import ip_address
+
+    from mediavault.download.threaded import ThreadedRanges
+
+    data = b"segment bytes " * 1000
+    (origin_root / "My Clip видео.ts").write_bytes(data)
+    url = origin.url("/My Clip видео.ts?sig=a b")  # as a playlist may give it, unencoded
+    reader = RangeReader(url, [("User-Agent", "t")], [ip_address("127.0.0.1")], fd=-1,
+                         connect_timeout=5, stall_timeout=5)
+    threads = ThreadedRanges(reader, 1)
+    try:
+        link = threads.link()
+        assert await threads.fetch(link, url, [("User-Agent", "t")], None) == data
+        assert await threads.fetch(link, url, [("User-Agent", "t")], (5, 9)) == data[5:10]
+    finally:
+        await threads.close()
+    assert origin.requests["/My Clip видео.ts"] == 2

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 CHUNK = 256 * 1024
 
@@ -208,7 +208,7 @@ def _make_handler(origin: Origin) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self, *, head: bool) -> None:
             parts = urlsplit(self.path)
-            path = parts.path
+            path = unquote(parts.path)  # as web servers map a request to a file
             origin.record(self.command, path, self.headers.get("Range"), dict(self.headers.items()))
             fault = origin.take_fault(path)
             if fault and fault.status:

@@ -370,9 +370,9 @@ class RangeReader:
 
 
 def _target(url: str) -> str:
-    parts = urlsplit(url)
-    target = parts.path or "/"
-    return target + "?" + parts.query if parts.query else target
+    """The request target (path and query) exactly as httpx sends it: characters a URI
+    cannot hold (spaces, non-ASCII) percent-encoded, valid escapes kept."""
+    return httpx.URL(url).raw_path.decode("ascii")
 
 
 class _StaleLinkError(Exception):

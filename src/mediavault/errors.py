@@ -28,6 +28,7 @@ and the HTTP status the API answers with.
      +-- SkippedError (skipped, 200)
      |    +-- DRMProtectedError (drm_protected, 200)
      |    +-- AlreadyArchivedError (already_archived, 200)
+     |    +-- ContentLockedError (content_locked, 200)
      +-- NetworkError (network_error, 502)          retryable
      |    +-- HTTPStatusError (http_error, 502)     retryable for 5xx/429/408
      |    +-- TimeoutError_ (timeout, 504)          retryable
@@ -54,6 +55,7 @@ __all__ = [
     "CancelledError_",
     "ConfigError",
     "ConflictError",
+    "ContentLockedError",
     "CredentialsInvalidError",
     "CredentialsMissingError",
     "DRMProtectedError",
@@ -214,6 +216,12 @@ class DRMProtectedError(SkippedError):
 
 class AlreadyArchivedError(SkippedError):
     code = "already_archived"
+
+
+class ContentLockedError(SkippedError):
+    """Paid or locked content this account cannot see (a creator platform said so)."""
+
+    code = "content_locked"
 
 
 class NetworkError(MediavaultError):

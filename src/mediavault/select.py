@@ -11,7 +11,10 @@ to merge. Specs:
   evaluated by yt-dlp's own selector over our formats, ordered by yt-dlp's sorter.
 
 DRM-protected formats are never candidates; an item whose formats are all protected
-raises ``DRMProtectedError``.
+raises ``DRMProtectedError``. An item a platform adapter yielded without formats and with
+``extra["unavailable"] = {"code": ..., "message": ...}`` (paid/locked content:
+``content_locked``; a media the adapter could not read: ``extraction_failed``) raises
+the error of that code, so it is reported skipped or failed with its reason.
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ import re
 import threading
 from typing import Any
 
-from mediavault.errors import DRMProtectedError, FormatNotAvailableError, InputError
+from mediavault.errors import (
+    DRMProtectedError,
+    ExtractionError,
+    FormatNotAvailableError,
+    InputError,
+    MediavaultError,
+    error_for_code,
+)
 from mediavault.models import Format, MediaItem, Protocol
 
 __all__ = ["is_audio_spec", "resolve_spec", "select_formats", "ytdlp_format_dict"]
@@ -115,10 +125,22 @@ def _chosen_ids(selected: dict[str, Any]) -> list[str]:
     return [str(selected["format_id"])]
 
 
+def _unavailable_error(item: MediaItem, unavailable: dict[str, Any]) -> MediavaultError:
+    code = str(unavailable.get("code") or "extraction_failed")
+    error = error_for_code(code)
+    if error is MediavaultError:
+        error = ExtractionError
+    message = str(unavailable.get("message") or f"{item.title!r} is not available")
+    return error(message, detail={"platform": item.platform, "id": item.id})
+
+
 def select_formats(
     item: MediaItem, spec: str = "best", *, audio_only: bool = False
 ) -> list[Format]:
     """The format(s) to fetch for ``item``: one, or ``[video, audio]`` to merge."""
+    unavailable = item.extra.get("unavailable")
+    if not item.formats and isinstance(unavailable, dict):
+        raise _unavailable_error(item, unavailable)
     usable = [fmt for fmt in item.formats if not fmt.drm]
     if item.drm or (item.formats and not usable):
         raise DRMProtectedError(f"{item.title!r} is DRM-protected; it is not downloaded")

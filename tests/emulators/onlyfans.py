@@ -6,6 +6,23 @@ Shapes follow the public adapters (UltimaScraperAPI, OF-Scraper): ``users/me``,
 ``users/{id}/stories/highlights`` (``offset`` paging) and ``stories/highlights/{id}``;
 media with ``files.full/preview/thumb``, ``videoSources`` and ``files.drm`` manifests.
 The ``sign`` header is verified here with an independent implementation of the rules.
+
+``variants`` switch on shapes the real API also sends (each one a gap that was found):
+
+- ``php_arrays``: PHP serialises an empty ``videoSources`` as ``[]`` (photos), missing
+  qualities as ``null``, and absent file entries as ``null`` (``files.preview: null``)
+- ``bare_posts``: ``users/{id}/posts`` answers the bare list (no ``format=infinite``
+  envelope), paged with ``beforePublishTime`` until an empty page
+- ``bare_highlights``: ``stories/highlights`` answers the bare list (older API versions)
+- ``paid``: locked media come with the post's ``price``/``isOpened`` and a teaser
+  ``files.preview`` URL (the real locked-media shape)
+- ``broken``: post 6 has a media object without files of any known shape, post 7 has
+  no ``id`` (an answer the adapter cannot read must not end the listing)
+- ``list_as_object``: the posts answer's ``list`` is an object (a changed shape)
+- ``offset_paging``: posts and messages page by ``offset`` only (the way some clients
+  call them); ``beforePublishTime`` and ``id`` are not read
+- ``flat_media``: media in the oldest shape: flat ``url``/``preview``/``thumb`` (no
+  ``files``), locked ones with ``locked: true`` and ``url: null``
 """
 
 from __future__ import annotations
@@ -48,9 +65,11 @@ def iso(ts: int) -> str:
 
 
 class OnlyFansEmulator(Emulator):
-    def __init__(self, media_root: Path, catalog: Catalog, *, page_cap: int = PAGE_LIMIT_MAX) -> None:
+    def __init__(self, media_root: Path, catalog: Catalog, *, page_cap: int = PAGE_LIMIT_MAX,
+                 variants: tuple[str, ...] = ()) -> None:
         self.catalog = catalog
         self.page_cap = page_cap
+        self.variants = set(variants)
         self.auth = dict(AUTH)
         super().__init__(media_root)
 
@@ -90,6 +109,12 @@ class OnlyFansEmulator(Emulator):
             "files": {"full": {"url": None}, "preview": {"url": None}, "thumb": {"url": None}},
         }
         if media.locked:
+            if "flat_media" in self.variants:
+                del out["files"]
+                out.update(url=None, preview=None, thumb=None, locked=True)
+                out.pop("canView")
+            if "paid" in self.variants:
+                out["files"]["preview"] = {"url": self.media_url(f"{media.id}/teaser.jpg", "photo")}
             return out
         if media.drm:
             out["files"]["drm"] = {
@@ -117,6 +142,16 @@ class OnlyFansEmulator(Emulator):
             }
         else:
             out["files"]["preview"] = {"url": self.media_url(f"{media.id}/preview.jpg", "photo")}
+        if "flat_media" in self.variants:
+            files = out.pop("files")
+            out.update(url=files["full"]["url"], preview=(files.get("preview") or {}).get("url"),
+                       thumb=files["thumb"]["url"], locked=False)
+        if "php_arrays" in self.variants:
+            if kind == "video":
+                out["videoSources"] = {"720": out["videoSources"]["720"], "240": None}
+                out["files"]["preview"] = None
+            else:
+                out["videoSources"] = []
         return out
 
     def entry_json(self, entry: Entry, kind: str) -> dict[str, Any]:
@@ -128,6 +163,12 @@ class OnlyFansEmulator(Emulator):
         if kind == "post":
             data.update(postedAt=iso(entry.ts), postedAtPrecise=f"{entry.ts}.000000")
             data["canViewMedia"] = True
+            if "paid" in self.variants and any(m.locked for m in entry.media):
+                data.update(price=5, isOpened=False, canViewMedia=False)
+            if "broken" in self.variants and entry.id == 10_006:
+                data["media"] = [{"id": 999_006, "type": "video", "canView": True, "files": "n/a"}]
+            if "broken" in self.variants and entry.id == 10_007:
+                del data["id"]
         else:
             data["createdAt"] = iso(entry.ts)
             if kind == "message":
@@ -170,8 +211,16 @@ class OnlyFansEmulator(Emulator):
         params = query_params(req)
         limit = min(int(params.get("limit", 10)), self.page_cap)
         before = params.get("beforePublishTime")
+        if "offset_paging" in self.variants:
+            before = None
         older = [p for p in self.catalog.posts if before is None or p.ts < float(before)]
+        if "offset_paging" in self.variants:
+            older = older[int(params.get("offset", 0)):]
         page = older[:limit]
+        if "bare_posts" in self.variants:
+            return json_response([self.entry_json(p, "post") for p in page])
+        if "list_as_object" in self.variants:
+            return json_response({"list": {"0": self.entry_json(page[0], "post")}, "hasMore": False})
         return json_response(
             {
                 "list": [self.entry_json(p, "post") for p in page],
@@ -185,7 +234,9 @@ class OnlyFansEmulator(Emulator):
         params = query_params(req)
         limit = min(int(params.get("limit", 10)), self.page_cap)
         msgs = self.catalog.messages
-        if params.get("id"):
+        if "offset_paging" in self.variants:
+            msgs = msgs[int(params.get("offset", 0)):]
+        elif params.get("id"):
             ids = [m.id for m in msgs]
             msgs = msgs[ids.index(int(params["id"])) + 1 :]
         page = msgs[:limit]
@@ -201,6 +252,8 @@ class OnlyFansEmulator(Emulator):
         limit, offset = int(params.get("limit", 5)), int(params.get("offset", 0))
         items = list(self.catalog.highlights.items())
         page = items[offset : offset + limit]
+        if "bare_highlights" in self.variants:
+            return json_response([{"id": hid, "title": title} for hid, (title, s) in items])
         return json_response(
             {
                 "list": [{"id": hid, "title": title, "storiesCount": len(s)} for hid, (title, s) in page],

@@ -51,14 +51,15 @@ async def test_timeline_messages_stories(fy_settings, emu) -> None:
     assert collection.id == "424242" and collection.title == "Alice Example"
     items = [i for i, _ in pairs]
     posts = [i for i in items if i.extra["feed"] == "posts"]
-    assert len(posts) == 29  # 25 videos + 5 photos (bundled) - 1 locked
+    assert len(posts) == 30  # 25 videos + 5 photos (bundled), the locked one included
     # 3 full pages and the empty page that ends the timeline
     assert emu.origin.requests["/api/v1/timelinenew/424242"] == 4
     first = posts[0]
     assert first.id == "100001" and {f.format_id for f in first.formats} == {"original", "45p-2"}
     drm = next(i for i in posts if i.id == "100002")
     assert drm.drm and drm.formats[0].protocol is Protocol.HLS
-    assert "100006" not in [i.id for i in posts]
+    locked = next(i for i in posts if i.id == "100006")
+    assert locked.formats == () and locked.extra["unavailable"]["code"] == "content_locked"
     bundle = [i for i in posts if i.extra["post_id"] == "10005"]
     assert [i.id for i in bundle] == ["100005", "200005"]
     assert [i.extra["feed"] for i in items].count("messages") == 3
@@ -72,7 +73,7 @@ async def test_invalid_token_and_rate_limit(fy_settings, emu) -> None:
             await FanslyAdapter(URL, context(fy_settings, session, bad)).extract()
         emu.rate_limit("/api/v1/timelinenew/424242", times=1, retry_after=1)
         items = await collect(FanslyAdapter(URL + "/posts", context(fy_settings, session, CREDS)))
-        assert len(items) == 29
+        assert len(items) == 30
         emu.rate_limit("/api/v1/account", times=9, retry_after=1)
         with pytest.raises(RateLimitedError):
             await FanslyAdapter(URL, context(fy_settings, session, CREDS)).extract()

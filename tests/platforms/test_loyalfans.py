@@ -49,7 +49,9 @@ async def test_pages_and_media(lf_settings, emu) -> None:
         items = [i for i, _ in await collect(adapter)]
     assert collection.uploader == "alice" and collection.entry_count == 23 + 4 + 3 + 2 + 1
     posts = [i for i in items if i.extra["feed"] == "posts"]
-    assert len(posts) == 23 + 4 - 1  # videos + photos - locked post 7
+    assert len(posts) == 23 + 4  # videos + photos; locked post 7 is one item without formats
+    locked = next(i for i in posts if i.extra["post_id"] == "p10007")
+    assert locked.formats == () and locked.extra["unavailable"]["code"] == "content_locked"
     assert emu.origin.requests["/api/v2/social/timeline/alice"] == 3  # 10 + 10 + 3
     assert posts[0].drm and posts[0].id == "100001"
     assert {f.format_id for f in posts[1].formats} == {"original", "360p"}

@@ -81,12 +81,13 @@ async def test_profile_and_all_feeds_paged(of_settings, emu) -> None:
     items = [item for item, _ in pairs]
     assert all(isinstance(i, MediaItem) for i in items)
     posts = [i for i in items if i.extra["feed"] == "posts"]
-    # 25 videos + 5 photos, minus the locked video of post 4
-    assert len(posts) == 29
+    # 25 videos + 5 photos; the locked video of post 4 is there, without formats
+    assert len(posts) == 30
     assert emu.origin.requests["/api2/v2/users/424242/posts"] == 3  # 10 + 10 + 5
     ids = [i.id for i in posts]
     assert ids[:3] == ["100001", "100002", "100003"]
-    assert "100004" not in ids  # locked: this account cannot see it
+    locked = next(i for i in posts if i.id == "100004")  # this account cannot see it
+    assert locked.formats == () and locked.extra["unavailable"]["code"] == "content_locked"
     newest = posts[0]
     assert {f.format_id for f in newest.formats} == {"source", "720p", "240p"}
     assert newest.upload_date == "20231114" and newest.uploader == "alice"

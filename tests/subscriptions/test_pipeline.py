@@ -90,17 +90,21 @@ async def test_profile_scrape_queues_downloads_and_skips_archived(stack, of_serv
     job = await jobs.submit(JobKind.PROFILE_SCRAPE, "https://onlyfans.com/alice/posts")
     done = await wait_final(engine, job.id, timeout=90)
     assert done.status == JobStatus.COMPLETED, (done.error_code, done.error_message)
-    assert done.items_total == 11  # 12 posts, one locked
-    assert done.items_done + done.items_skipped == 11 and done.items_skipped == 1  # the DRM one
+    assert done.items_total == 12  # 12 posts, the locked one included
+    # skipped: the DRM one and the locked one, each with its reason
+    assert done.items_done + done.items_skipped == 12 and done.items_skipped == 2
     assert drm_requests(of_server) == 0
     with engine.database.sessionmaker() as session:
         children = list(session.scalars(select(Job).where(Job.parent_id == job.id)))
         drm_child = next(c for c in children if c.payload["item"]["id"] == "100002")
-        assert drm_child.status == JobStatus.SKIPPED
+        assert drm_child.status == JobStatus.SKIPPED and drm_child.error_code == "drm_protected"
+        locked_child = next(c for c in children if c.payload["item"]["id"] == "100005")
+        assert locked_child.status == JobStatus.SKIPPED
+        assert locked_child.error_code == "content_locked"
     again = await jobs.submit(JobKind.PROFILE_SCRAPE, "https://onlyfans.com/alice/posts")
     done = await wait_final(engine, again.id, timeout=60)
     assert done.status == JobStatus.COMPLETED and done.result["sync"]["taken"] == 0
-    assert done.result["sync"]["known"] == 11
+    assert done.result["sync"]["known"] == 12
 
 
 async def test_worker_schedules_due_subscriptions(stack, of_server) -> None:

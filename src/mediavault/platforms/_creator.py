@@ -5,7 +5,10 @@ creator's profile, then pages newest-first through the creator's *feeds* (posts,
 messages, stories, highlights) with the platform's own paging. Every visible media
 attachment becomes a ``MediaItem`` carrying all its qualities as ``Format``s;
 DRM-protected media is yielded flagged (the pipeline reports it skipped,
-``drm_protected``) and media this account cannot see (paid, locked) is left out.
+``drm_protected``); media this account cannot see (paid, locked) is yielded without
+formats and marked ``extra["unavailable"]`` (reported skipped, ``content_locked``, with
+the platform's reason); a post whose JSON has an unexpected shape becomes one item that
+fails with ``extraction_failed`` naming the field, and the listing goes on.
 
 Subclasses implement :meth:`login`, :meth:`profile` and :meth:`fetch_page`; cursors are
 small JSON dicts (``{"feed", "page", "skip"}``) so a sync can be stored and resumed.
@@ -13,19 +16,25 @@ small JSON dicts (``{"feed", "page", "skip"}``) so a sync can be stored and resu
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import posixpath
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from mediavault.errors import InputError
+from mediavault.errors import ExtractionError, InputError
 from mediavault.models import Collection, CollectionEntry, Creator, Format, MediaItem, Post
 from mediavault.platforms._utils import PlatformAuth, upload_date
 from mediavault.platforms.base import Adapter, AdapterContext, Cursor
 
-__all__ = ["FEEDS", "CreatorAdapter", "Page", "ext_from_url"]
+__all__ = ["FEEDS", "CreatorAdapter", "Page", "ext_from_url", "require_list"]
+
+log = logging.getLogger("mediavault.platforms")
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 FEEDS: tuple[str, ...] = ("posts", "messages", "stories", "highlights")
 Kind = Literal["video", "audio", "image", "other"]
@@ -44,6 +53,38 @@ class Page:
 
     posts: Sequence[Post]
     next: Any = None
+
+
+def require_list(platform: str, data: Any, *path: str) -> list[Any]:
+    """``data[path...]`` that must be a JSON array; else ``ExtractionError`` naming it.
+
+    A missing key and ``null`` count as an empty list; any other shape is an error (an
+    answer that changed shape must not read as "no more posts")."""
+    value: Any = data
+    for key in path:
+        if value is None:
+            return []
+        if not isinstance(value, dict):
+            where = ".".join(path[: path.index(key)]) or "the answer"
+            raise ExtractionError(
+                f"{platform}: expected an object at {where!r}, got {type(value).__name__}",
+                detail={"platform": platform, "field": ".".join(path)},
+            )
+        value = value.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ExtractionError(
+            f"{platform}: field {'.'.join(path)!r} is {type(value).__name__}, expected a list",
+            detail={"platform": platform, "field": ".".join(path)},
+        )
+    return value
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}" if exc.args else "a missing field"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def ext_from_url(url: str, default: str) -> str:
@@ -124,7 +165,7 @@ class CreatorAdapter(Adapter):
             result = await self.fetch_page(creator, feed, page)
             for post in result.posts:
                 yield post, page
-            if result.next is None or not result.posts:
+            if result.next is None or not result.posts or result.next == page:
                 return
             page = result.next
 
@@ -145,10 +186,23 @@ class CreatorAdapter(Adapter):
             following: Cursor = (
                 {"feed": feeds[position + 1]} if position + 1 < len(feeds) else {"done": True}
             )
+            previous: list[str] = []
             while True:
                 result = await self.fetch_page(creator, feed, page)
-                items = [item for post in result.posts for item in post.media]
-                last_page = result.next is None or not result.posts
+                ids = [post.id for post in result.posts]
+                # the platform ignored the paging parameter and sent the same page again
+                repeated = bool(ids) and ids == previous
+                if repeated:
+                    log.warning("%s: %s paging stopped: page %r repeats the one before",
+                                self.name, feed, page)
+                previous = ids
+                items = [] if repeated else [i for post in result.posts for i in post.media]
+                last_page = repeated or result.next is None or not result.posts
+                if not last_page and result.next == page:
+                    # a cursor that does not move would page forever
+                    log.warning("%s: %s paging stopped: the cursor did not advance (%r)",
+                                self.name, feed, page)
+                    last_page = True
                 for index, item in enumerate(items):
                     if index < skip:
                         continue
@@ -173,6 +227,49 @@ class CreatorAdapter(Adapter):
         return {"feed": self.feeds[position]} if position < len(self.feeds) else None
 
     # building items --------------------------------------------------------------------
+    def parse_posts(
+        self,
+        raws: Sequence[Any],
+        creator: Creator,
+        feed: str,
+        parse: Callable[[dict[str, Any]], Post],
+    ) -> list[Post]:
+        """Parse each post; one with an unexpected shape becomes a failing item, so the
+        rest of the listing goes on (and the failure names the field)."""
+        posts: list[Post] = []
+        for raw in raws:
+            try:
+                if not isinstance(raw, dict):
+                    raise TypeError(f"a {feed} entry is {type(raw).__name__}, not an object")
+                posts.append(parse(raw))
+            except _SHAPE_ERRORS as exc:
+                posts.append(self.unreadable_post(raw, creator, feed, exc))
+        return posts
+
+    def unreadable_post(self, raw: Any, creator: Creator, feed: str, exc: BaseException) -> Post:
+        ident = raw.get("id") or raw.get("uid") if isinstance(raw, dict) else None
+        if ident is None:
+            blob = json.dumps(raw, sort_keys=True, default=str).encode()
+            ident = "x" + hashlib.sha1(blob, usedforsecurity=False).hexdigest()[:12]
+        post_id = str(ident)
+        message = f"{self.name}: cannot read {feed} entry {post_id}: {_describe(exc)}"
+        log.warning("%s", message)
+        item = self.make_item(
+            media_id=f"{post_id}-unreadable",
+            creator=creator,
+            feed=feed,
+            post_id=post_id,
+            title=f"{creator.username} {feed} {post_id}",
+            page_url=creator.url or self.url,
+            formats=(),
+            kind="other",
+            timestamp=None,
+            unavailable=("extraction_failed", message),
+        )
+        return self.make_post(
+            post_id=post_id, creator=creator, feed=feed, text=None, timestamp=None, media=[item]
+        )
+
     def make_post(
         self,
         *,
@@ -212,9 +309,23 @@ class CreatorAdapter(Adapter):
         duration: float | None = None,
         description: str | None = None,
         thumbnail: str | None = None,
+        unavailable: tuple[str, str] | None = None,
     ) -> MediaItem:
+        """One media; ``unavailable=(code, message)`` for one this account cannot fetch
+        (``content_locked``: paid/locked) or whose JSON could not be read: it carries no
+        formats and the pipeline reports it with that code instead of downloading."""
         from mediavault.models import Thumbnail
 
+        extra: dict[str, Any] = {"post_id": post_id, "feed": feed}
+        if unavailable is not None:
+            extra["unavailable"] = {"code": unavailable[0], "message": unavailable[1]}
+            formats = ()
+        # the transfer engine sends a format's own headers (not the item's): the media
+        # hosts see the user agent the session was made with
+        headers = self.media_headers()
+        formats = [
+            f.model_copy(update={"http_headers": {**headers, **f.http_headers}}) for f in formats
+        ]
         return MediaItem(
             platform=self.name,
             id=media_id,
@@ -231,8 +342,8 @@ class CreatorAdapter(Adapter):
             playlist=creator.username,
             kind=kind,
             drm=bool(formats) and all(f.drm for f in formats),
-            http_headers=self.media_headers(),
-            extra={"post_id": post_id, "feed": feed},
+            http_headers=headers,
+            extra=extra,
         )
 
     def media_headers(self) -> dict[str, str]:

@@ -8,8 +8,10 @@ anywhere on its own; without them the signed endpoints fail with
 ``signing_rules_missing``.
 
 Accepted rule fields (the shapes the public rule files use): ``static_param``,
-``checksum_indexes``, ``checksum_constant``, either ``format`` (``"123:{}:{:x}:abc"``) or
-``prefix``/``suffix`` (also ``start``/``end``), and ``app_token`` / ``app-token``.
+``checksum_indexes``, ``checksum_constant`` (older files: only a ``checksum_constants``
+list, which is summed), either ``format`` / ``sign_format`` (``"123:{}:{:x}:abc"``, or
+``"123:{}:{}:abc"`` taking the checksum already in hex) or ``prefix``/``suffix`` (also
+``start``/``end``), and ``app_token`` / ``app-token``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ class SigningRules:
         try:
             indexes = tuple(int(i) for i in data["checksum_indexes"])
             static = str(data["static_param"])
-            constant = int(data["checksum_constant"])
+            if data.get("checksum_constant") is None and "checksum_constants" in data:
+                constant = sum(int(c) for c in data["checksum_constants"])
+            else:
+                constant = int(data["checksum_constant"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(
                 "OnlyFans signing rules need static_param, checksum_indexes and "
@@ -53,7 +58,7 @@ class SigningRules:
         app_token = data.get("app_token") or data.get("app-token")
         if not isinstance(app_token, str) or not app_token:
             raise ConfigError("OnlyFans signing rules lack app_token")
-        fmt = data.get("format")
+        fmt = data.get("format") or data.get("sign_format")
         if not isinstance(fmt, str) or "{}" not in fmt:
             prefix = data.get("prefix", data.get("start"))
             suffix = data.get("suffix", data.get("end"))
@@ -76,8 +81,10 @@ class SigningRules:
         message = "\n".join([self.static_param, stamp, path, user_id])
         digest = hashlib.sha1(message.encode(), usedforsecurity=False).hexdigest()
         checksum = sum(ord(digest[i]) for i in self.checksum_indexes) + self.checksum_constant
+        # ``{:x}`` formats the checksum itself; a plain ``{}`` takes it in hex already
+        value: int | str = abs(checksum) if "{:x}" in self.format else f"{abs(checksum):x}"
         return {
-            "sign": self.format.format(digest, abs(checksum)),
+            "sign": self.format.format(digest, value),
             "time": stamp,
             "app-token": self.app_token,
         }

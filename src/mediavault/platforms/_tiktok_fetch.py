@@ -26,8 +26,17 @@ from urllib.parse import urlencode, urljoin
 from mediavault.config import Settings
 from mediavault.errors import BotDetectedError, ExtractionError, MediavaultError, NetworkError
 from mediavault.net.guard import HostPolicy
+from mediavault.platforms._utils import as_int, dig
 
-__all__ = ["BrowserStrategy", "FetchStrategy", "HttpStrategy", "check_page", "parse_profile"]
+__all__ = [
+    "BrowserStrategy",
+    "EndpointMissingError",
+    "FetchStrategy",
+    "HttpStrategy",
+    "check_page",
+    "parse_item_list",
+    "parse_profile",
+]
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -50,8 +59,36 @@ def check_page(html: str) -> None:
         raise BotDetectedError("tiktok served a bot-detection (captcha) page")
 
 
+_PROFILE_STATUS = {
+    10221: "this account is banned or was removed",
+    10202: "no such account",
+    10223: "no such account",
+    10222: "this account is private; its videos need a session that follows it",
+}
+
+
+class EndpointMissingError(ExtractionError):
+    """The API answered 404 for an endpoint (this API version does not have it)."""
+
+
+def _lookup(mapping: Any, username: str) -> Any:
+    """``mapping[username]``, case-insensitively (TikTok names are; URLs vary)."""
+    if not isinstance(mapping, dict):
+        return None
+    if username in mapping:
+        return mapping[username]
+    lowered = {str(k).lower(): v for k, v in mapping.items()}
+    found = lowered.get(username.lower())
+    if found is None and len(mapping) == 1:
+        found = next(iter(mapping.values()))
+    return found
+
+
 def parse_profile(html: str, username: str) -> dict[str, Any]:
-    """``{"user": {...}, "stats": {...}}`` from a profile page's hydration JSON."""
+    """``{"user": {...}, "stats": {...}}`` from a profile page's hydration JSON.
+
+    An account TikTok reports as private, banned or missing (``statusCode``) is an
+    ``ExtractionError`` saying so, not a bot detection."""
     check_page(html)
     for script_id in ("__UNIVERSAL_DATA_FOR_REHYDRATION__", "SIGI_STATE"):
         match = re.search(_SCRIPT.format(script_id), html, re.DOTALL)
@@ -61,15 +98,32 @@ def parse_profile(html: str, username: str) -> dict[str, Any]:
             data = json.loads(match.group(1))
         except ValueError as exc:
             raise ExtractionError("tiktok profile page carries broken JSON") from exc
+        if not isinstance(data, dict):
+            continue
+        status: Any = None
         if script_id == "SIGI_STATE":
-            user = (data.get("UserModule") or {}).get("users", {}).get(username)
-            stats = (data.get("UserModule") or {}).get("stats", {}).get(username)
-            info = {"user": user, "stats": stats}
+            raw_module = data.get("UserModule")
+            module: dict[str, Any] = raw_module if isinstance(raw_module, dict) else {}
+            user = _lookup(module.get("users"), username)
+            stats = _lookup(module.get("stats"), username)
+            info: dict[str, Any] = {"user": user, "stats": stats}
+            status = dig(data, "UserPage", "statusCode")
         else:
-            scope = (data.get("__DEFAULT_SCOPE__") or {}).get("webapp.user-detail") or {}
-            info = scope.get("userInfo") or {}
+            scope = dig(data, "__DEFAULT_SCOPE__", "webapp.user-detail")
+            scope = scope if isinstance(scope, dict) else {}
+            raw_info = scope.get("userInfo")
+            info = raw_info if isinstance(raw_info, dict) else {}
+            status = scope.get("statusCode")
         if isinstance(info.get("user"), dict) and info["user"].get("secUid"):
+            if not isinstance(info.get("stats"), dict):
+                info["stats"] = info.get("statsV2") if isinstance(info.get("statsV2"), dict) else {}
             return info
+        code = as_int(status)
+        if code in _PROFILE_STATUS:
+            raise ExtractionError(
+                f"tiktok @{username}: {_PROFILE_STATUS[code]} (statusCode {code})",
+                detail={"statusCode": code},
+            )
     raise BotDetectedError("tiktok profile page has no profile data (blocked or empty)")
 
 
@@ -83,6 +137,19 @@ def parse_item_list(body: str) -> dict[str, Any]:
         raise ExtractionError("tiktok video list is not JSON") from exc
     if not isinstance(data, dict):
         raise ExtractionError("tiktok video list is not an object")
+    items = data.get("itemList")
+    if items is not None and not isinstance(items, list):
+        raise ExtractionError(
+            f"tiktok video list: field 'itemList' is {type(items).__name__}, expected a list"
+        )
+    code = as_int(data.get("statusCode", data.get("status_code")))
+    if code and not items:
+        message = data.get("statusMsg") or data.get("status_msg") or ""
+        raise ExtractionError(
+            f"tiktok refused the video list: statusCode {code}"
+            + (f" ({message})" if message else ""),
+            detail={"statusCode": code},
+        )
     return data
 
 
@@ -98,15 +165,25 @@ class FetchStrategy(ABC):
     def web_base(self) -> str:
         return self.settings.tiktok_web_base.rstrip("/")
 
-    def item_list_url(self, sec_uid: str, cursor: str) -> str:
-        query = urlencode({"secUid": sec_uid, "cursor": cursor, "count": 30, "aid": 1988})
-        return f"{self.settings.tiktok_api_base.rstrip('/')}/api/post/item_list/?{query}"
+    def item_list_url(self, sec_uid: str, cursor: str, *, api: str = "post") -> str:
+        """``/api/post/item_list/`` (cursor from the previous answer) or, where that is
+        gone, ``/api/creator/item_list/`` (cursor = a time in ms, newest first)."""
+        params: dict[str, Any] = {"secUid": sec_uid, "cursor": cursor, "count": 30, "aid": 1988}
+        if api == "creator":
+            params["type"] = 1  # newest to oldest
+        base = self.settings.tiktok_api_base.rstrip("/")
+        return f"{base}/api/{api}/item_list/?{urlencode(params)}"
 
     @abstractmethod
     async def page(self, url: str) -> str: ...
 
     @abstractmethod
     async def api(self, url: str) -> str: ...
+
+    async def cookies(self) -> dict[str, str]:
+        """The cookies TikTok set while the strategy browsed (``tt_chain_token``...): its
+        video CDN answers 403 to requests that lack them."""
+        return {}
 
     async def close(self) -> None:  # noqa: B027 - optional
         pass
@@ -141,6 +218,8 @@ class HttpStrategy(FetchStrategy):
                 continue
             if response.status_code in (403, 429):
                 raise BotDetectedError(f"tiktok refused the request (HTTP {response.status_code})")
+            if response.status_code == 404:
+                raise EndpointMissingError(f"tiktok answered HTTP 404 for {url}")
             if response.status_code >= 400:
                 raise ExtractionError(f"tiktok answered HTTP {response.status_code} for {url}")
             return str(response.text)
@@ -151,6 +230,16 @@ class HttpStrategy(FetchStrategy):
 
     async def api(self, url: str) -> str:
         return await self._get(url)
+
+    async def cookies(self) -> dict[str, str]:
+        if self._session is None:
+            return {}
+        jar: dict[str, str] = {}
+        with contextlib.suppress(Exception):  # curl_cffi's jar API varies by version
+            for cookie in self._session.cookies.jar:
+                if cookie.value is not None:
+                    jar[str(cookie.name)] = str(cookie.value)
+        return jar
 
     async def close(self) -> None:
         if self._session is not None:
@@ -214,11 +303,29 @@ class BrowserStrategy(FetchStrategy):
     async def api(self, url: str) -> str:
         page = await self._ensure()
         await self.policy.check_url(url)
-        script = "u => fetch(u, {credentials: 'include'}).then(r => r.text())"
+        script = (
+            "u => fetch(u, {credentials: 'include'})"
+            ".then(async r => [r.status, await r.text()])"
+        )
         try:
-            return str(await asyncio.wait_for(page.evaluate(script, url), self._timeout_ms / 1000))
+            answer = await asyncio.wait_for(page.evaluate(script, url), self._timeout_ms / 1000)
         except (TimeoutError, Exception) as exc:
             raise BotDetectedError(f"the browser could not fetch the video list: {exc}") from exc
+        status, body = (answer[0], answer[1]) if isinstance(answer, list) else (200, answer)
+        if status == 404:
+            raise EndpointMissingError(f"tiktok answered HTTP 404 for {url}")
+        if status in (403, 429):
+            raise BotDetectedError(f"tiktok refused the request (HTTP {status})")
+        return str(body)
+
+    async def cookies(self) -> dict[str, str]:
+        if self._context is None:
+            return {}
+        try:
+            found = await self._context.cookies()
+        except Exception:  # a closed context has none to give
+            return {}
+        return {str(c["name"]): str(c["value"]) for c in found if "name" in c and "value" in c}
 
     @property
     def _timeout_ms(self) -> float:

@@ -34,8 +34,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PlatformAuth",
+    "as_bool",
+    "as_dict",
     "as_float",
     "as_int",
+    "as_list",
     "cookie_value",
     "dig",
     "load_credentials_file",
@@ -248,6 +251,30 @@ def as_int(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     return None
+
+
+def as_bool(value: Any) -> bool:
+    """Platform booleans: ``true``, ``1``, ``"1"``, ``"true"`` (``"0"``/``"false"`` are False)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A JSON object, or one sent as a JSON string (Fansly's ``metadata``); else ``{}``.
+
+    PHP back ends send an empty object as ``[]``; that is ``{}`` here too."""
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """A JSON array; ``None`` (or any other shape) is ``[]``."""
+    return value if isinstance(value, list) else []
 
 
 def as_float(value: Any) -> float | None:

@@ -11,15 +11,16 @@ key system are flagged and never downloaded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from mediavault.errors import CredentialsInvalidError, ExtractionError
-from mediavault.models import Creator, Format, MediaItem, Protocol
-from mediavault.platforms._creator import CreatorAdapter, Kind, Page, ext_from_url
+from mediavault.models import Creator, Format, MediaItem, Post, Protocol
+from mediavault.platforms._creator import CreatorAdapter, Kind, Page, ext_from_url, require_list
 from mediavault.platforms._utils import (
+    as_dict,
     as_float,
     as_int,
+    as_list,
     cookie_value,
     dig,
     parse_timestamp,
@@ -31,7 +32,10 @@ from mediavault.platforms.base import register
 __all__ = ["FanslyAdapter"]
 
 MESSAGE_LIMIT = 25
+MEDIA_BATCH = 50  # ids per account/media request
+GROUP_PAGE = 50  # chats per messaging/groups request
 _DRM_WORDS = ("widevine", "playready", "fairplay", "drm")
+_CLOUDFRONT = ("Policy", "Signature", "Key-Pair-Id")
 
 
 def _kind(mimetype: str) -> Kind:
@@ -47,6 +51,13 @@ def _kind(mimetype: str) -> Kind:
 def _is_drm(location: dict[str, Any]) -> bool:
     meta = location.get("metadata")
     text = str(meta).lower() if meta else ""
+    # CloudFront signing values are base64 and may contain any letters: look at keys
+    # and at values that are not those
+    meta_dict = as_dict(meta)
+    if meta_dict:
+        text = " ".join(
+            f"{k} {v}" for k, v in meta_dict.items() if k not in _CLOUDFRONT
+        ).lower()
     return any(word in text for word in _DRM_WORDS)
 
 
@@ -119,9 +130,11 @@ class FanslyAdapter(CreatorAdapter):
             data = await self._get(
                 f"/timelinenew/{creator.id}", before=page or 0, after=0, wallId="", contentSearch=""
             )
-            raw = dig(data, "posts", default=[])
-            posts = self._posts(raw, data, creator, feed)
-            return Page(posts, str(raw[-1]["id"]) if raw else None)
+            raw = require_list(self.name, data, "posts")
+            posts = await self._posts(raw, data, creator, feed)
+            # paged with before=<id of the last (oldest) post> until an empty page
+            last = dig(raw, -1, "id")
+            return Page(posts, str(last) if last is not None else None)
         if feed == "messages":
             group = page.get("group") if isinstance(page, dict) else None
             if group is None:
@@ -130,64 +143,141 @@ class FanslyAdapter(CreatorAdapter):
                     return Page([], None)
             before = page.get("before") if isinstance(page, dict) else None
             data = await self._get("/message", groupId=group, limit=MESSAGE_LIMIT, before=before)
-            raw = dig(data, "messages", default=[])
-            posts = self._posts(raw, data, creator, feed)
-            full = len(raw) >= MESSAGE_LIMIT
-            return Page(posts, {"group": group, "before": str(raw[-1]["id"])} if full else None)
+            raw = require_list(self.name, data, "messages")
+            posts = await self._posts(raw, data, creator, feed)
+            # paged with before=<last id> until an empty page (a page may hold fewer
+            # messages than asked for and still not be the last)
+            last = dig(raw, -1, "id")
+            return Page(posts, {"group": group, "before": str(last)} if last else None)
         data = await self._get("/mediastoriesnew", accountId=creator.id)
         stories = [
             {**s, "attachments": [{"contentType": 1, "contentId": s.get("contentId")}]}
-            for s in dig(data, "mediaStories", default=[])
+            for s in require_list(self.name, data, "mediaStories")
+            if isinstance(s, dict)
         ]
-        return Page(self._posts(stories, data, creator, feed), None)
+        return Page(await self._posts(stories, data, creator, feed), None)
 
     async def _group_with(self, creator: Creator) -> str | None:
-        groups = dig(await self._get("/messaging/groups"), "data", default=[])
-        for group in groups:
-            if str(group.get("partnerAccountId")) == creator.id:
-                return str(group.get("groupId"))
+        """The id of the chat with ``creator``: ``messaging/groups`` lists it as
+        ``data[].groupId``/``partnerAccountId`` or as ``aggregationData.groups[]`` (id,
+        users[].userId); the older ``group`` endpoint as ``groups[]``."""
+        for path in ("/messaging/groups", "/group"):
+            offset = 0
+            while True:
+                try:
+                    data = await self._get(path, limit=GROUP_PAGE, offset=offset)
+                except ExtractionError as exc:
+                    if offset == 0 and (exc.detail or {}).get("status") == 404:
+                        break  # this API version lacks the endpoint: try the other
+                    raise
+                listed = as_list(dig(data, "data"))
+                for entry in listed:
+                    partner = str(dig(entry, "partnerAccountId"))
+                    if partner == creator.id and dig(entry, "groupId"):
+                        return str(entry["groupId"])
+                groups = as_list(dig(data, "aggregationData", "groups"))
+                groups += as_list(dig(data, "groups"))
+                for group in groups:
+                    users = [str(dig(u, "userId")) for u in as_list(dig(group, "users"))]
+                    if creator.id in users and dig(group, "id"):
+                        return str(group["id"])
+                # a full page may have more chats after it (a user can have hundreds)
+                if max(len(listed), len(groups)) < GROUP_PAGE or offset >= GROUP_PAGE * 40:
+                    return None
+                offset += GROUP_PAGE
         return None
 
-    def _posts(
-        self, raw_posts: Iterable[dict[str, Any]], data: Any, creator: Creator, feed: str
-    ) -> list[Any]:
-        media_by_id = {str(m["id"]): m for m in dig(data, "accountMedia", default=[])}
-        bundles = {
-            str(b["id"]): [str(i) for i in b.get("accountMediaIds") or []]
-            for b in dig(data, "accountMediaBundles", default=[])
+    async def _account_media(self, ids: list[str]) -> list[dict[str, Any]]:
+        """Media a page refers to but does not carry (bundles often list only ids)."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(ids), MEDIA_BATCH):
+            batch = ids[start : start + MEDIA_BATCH]
+            data = await self._get("/account/media", ids=",".join(batch))
+            found += [m for m in as_list(data) if isinstance(m, dict)]
+        return found
+
+    async def _posts(
+        self, raw_posts: list[Any], data: Any, creator: Creator, feed: str
+    ) -> list[Post]:
+        media_list = as_list(dig(data, "accountMedia")) or as_list(
+            dig(data, "aggregationData", "accountMedia")
+        )
+        media_by_id = {str(m["id"]): m for m in media_list if isinstance(m, dict) and "id" in m}
+        bundles: dict[str, list[str]] = {}
+        bundle_list = as_list(dig(data, "accountMediaBundles")) or as_list(
+            dig(data, "aggregationData", "accountMediaBundles")
+        )
+        for bundle in bundle_list:
+            if isinstance(bundle, dict) and bundle.get("id") is not None:
+                bundles[str(bundle["id"])] = _bundle_ids(bundle)
+        wanted = {
+            media_id
+            for raw in raw_posts
+            if isinstance(raw, dict)
+            for media_id in self._media_ids(raw, bundles)
         }
-        posts = []
-        for raw in raw_posts:
-            post_id = str(raw["id"])
-            timestamp = parse_timestamp(raw.get("createdAt"))
-            text = raw.get("content")
-            media_ids: list[str] = []
-            for attachment in raw.get("attachments") or []:
-                content_id = str(attachment.get("contentId"))
-                if attachment.get("contentType") == 2:
-                    media_ids.extend(bundles.get(content_id, []))
-                elif attachment.get("contentType") == 1:
-                    media_ids.append(content_id)
-            items: list[MediaItem] = []
-            for position, media_id in enumerate(media_ids, start=1):
-                account_media = media_by_id.get(media_id)
-                if account_media is None:
-                    continue
-                item = self._item(account_media, creator, feed, post_id, text, timestamp, position)
-                if item is not None:
-                    items.append(item)
-            posts.append(
-                self.make_post(
-                    post_id=post_id,
-                    creator=creator,
-                    feed=feed,
-                    text=text,
-                    timestamp=timestamp,
-                    media=items,
-                    locked=bool(media_ids) and not items,
+        missing = sorted(wanted - set(media_by_id))
+        if missing:
+            for media in await self._account_media(missing):
+                if media.get("id") is not None:
+                    media_by_id[str(media["id"])] = media
+
+        def parse(raw: dict[str, Any]) -> Post:
+            return self._post(raw, media_by_id, bundles, creator, feed)
+
+        return self.parse_posts(raw_posts, creator, feed, parse)
+
+    @staticmethod
+    def _media_ids(raw: dict[str, Any], bundles: dict[str, list[str]]) -> list[str]:
+        media_ids: list[str] = []
+        for attachment in as_list(raw.get("attachments")):
+            content_id = str(dig(attachment, "contentId"))
+            content_type = as_int(dig(attachment, "contentType"))
+            if content_type == 2:
+                media_ids.extend(bundles.get(content_id, []))
+            elif content_type == 1:
+                media_ids.append(content_id)
+        return media_ids
+
+    def _post(
+        self,
+        raw: dict[str, Any],
+        media_by_id: dict[str, Any],
+        bundles: dict[str, list[str]],
+        creator: Creator,
+        feed: str,
+    ) -> Post:
+        post_id = str(raw["id"])
+        timestamp = parse_timestamp(raw.get("createdAt"))
+        text = raw.get("content") if isinstance(raw.get("content"), str) else None
+        media_ids = self._media_ids(raw, bundles)
+        items: list[MediaItem] = []
+        for position, media_id in enumerate(media_ids, start=1):
+            account_media = media_by_id.get(media_id)
+            title = title_from(text, f"{creator.username} {feed} {post_id}")
+            title = title if len(media_ids) == 1 else f"{title} ({position})"
+            if account_media is None:
+                account_media = {"id": media_id}
+                why = (
+                    "extraction_failed",
+                    f"fansly media {media_id} of {post_id} is not in accountMedia "
+                    "nor in account/media",
                 )
+            else:
+                why = None
+            items.append(
+                self._item(account_media, creator, feed, post_id, text, timestamp, title, why)
             )
-        return posts
+        locked = [i for i in items if dig(i.extra, "unavailable", "code") == "content_locked"]
+        return self.make_post(
+            post_id=post_id,
+            creator=creator,
+            feed=feed,
+            text=text,
+            timestamp=timestamp,
+            media=items,
+            locked=bool(items) and len(locked) == len(items),
+        )
 
     def _item(
         self,
@@ -197,56 +287,97 @@ class FanslyAdapter(CreatorAdapter):
         post_id: str,
         text: str | None,
         timestamp: float | None,
-        position: int,
-    ) -> MediaItem | None:
+        title: str,
+        why: tuple[str, str] | None,
+    ) -> MediaItem:
         media = account_media.get("media")
-        if account_media.get("access") is False or not isinstance(media, dict):
-            return None
-        formats = self._formats(media)
-        if not formats:
-            return None
-        kind = _kind(str(media.get("mimetype") or ""))
-        title = title_from(text, f"{creator.username} {feed} {post_id}")
+        media = media if isinstance(media, dict) else {}
+        formats = [] if why else self._formats(media)
+        where = f"fansly media {account_media['id']} of {post_id}"
+        if why is None and not formats:
+            # no access: the media is left out (or bare) and only its ``preview`` shows
+            if account_media.get("access") is False or not media:
+                why = ("content_locked", f"{where} is locked: not bought or not subscribed")
+            else:
+                why = ("extraction_failed", f"{where}: no URL in media.locations or variants")
+        shown = media or as_dict(account_media.get("preview"))
         return self.make_item(
             media_id=str(account_media["id"]),
             creator=creator,
             feed=feed,
             post_id=post_id,
-            title=title if position == 1 else f"{title} ({position})",
+            title=title,
             page_url=f"{self.web_base}/post/{post_id}",
             formats=formats,
-            kind=kind,
+            kind=_kind(str(shown.get("mimetype") or "")),
             timestamp=parse_timestamp(account_media.get("createdAt")) or timestamp,
-            duration=as_float(dig(media, "metadata", "duration")),
+            duration=as_float(as_dict(media.get("metadata")).get("duration")),
             description=text,
             thumbnail=dig(account_media, "preview", "locations", 0, "location"),
+            unavailable=why,
         )
 
     def _formats(self, media: dict[str, Any]) -> list[Format]:
         formats: list[Format] = []
-        for index, variant in enumerate([media, *(media.get("variants") or [])]):
+        base_kind = _kind(str(media.get("mimetype") or ""))
+        for index, variant in enumerate([media, *as_list(media.get("variants"))]):
+            if not isinstance(variant, dict):
+                continue
             mimetype = str(variant.get("mimetype") or "")
             kind = _kind(mimetype)
-            if kind == "image" and _kind(str(media.get("mimetype") or "")) != "image":
+            if kind == "image" and base_kind != "image":
                 continue  # a video's thumbnail variant
-            for location in variant.get("locations") or []:
-                url = location.get("location")
-                if not url:
+            for location in as_list(variant.get("locations")):
+                url = dig(location, "location")
+                if not isinstance(url, str) or not url:
                     continue
-                hls = "mpegurl" in mimetype
+                protocol = (
+                    Protocol.HLS
+                    if "mpegurl" in mimetype
+                    else Protocol.DASH
+                    if "dash" in mimetype
+                    else Protocol.HTTP
+                )
                 height = as_int(variant.get("height"))
+                meta = as_dict(location.get("metadata"))
                 formats.append(
                     Format(
                         format_id="original" if index == 0 else f"{height or index}p-{index}",
                         url=url,
-                        protocol=Protocol.HLS if hls else Protocol.HTTP,
-                        ext="mp4" if hls else ext_from_url(url, mimetype.rpartition("/")[2]),
+                        protocol=protocol,
+                        ext="mp4"
+                        if protocol is not Protocol.HTTP
+                        else ext_from_url(url, mimetype.rpartition("/")[2] or "bin"),
                         width=as_int(variant.get("width")),
                         height=height,
+                        vcodec="none" if kind == "audio" else None,
                         acodec="none" if kind == "image" else None,
                         drm=_is_drm(location),
+                        http_headers=_cloudfront_cookie(meta),
                         note="original" if index == 0 else None,
                     )
                 )
                 break
         return formats
+
+
+def _bundle_ids(bundle: dict[str, Any]) -> list[str]:
+    """A bundle's media ids in order: ``bundleContent`` [{accountMediaId, pos}] (the
+    current shape) or the plain ``accountMediaIds`` list."""
+    content = [c for c in as_list(bundle.get("bundleContent")) if isinstance(c, dict)]
+    if content:
+        content.sort(key=lambda c: as_int(c.get("pos")) or 0)
+        return [str(c["accountMediaId"]) for c in content if c.get("accountMediaId") is not None]
+    return [str(i) for i in as_list(bundle.get("accountMediaIds"))]
+
+
+def _cloudfront_cookie(meta: dict[str, Any]) -> dict[str, str]:
+    """Streaming manifests come with CloudFront signed-cookie values in the location's
+    ``metadata`` (``Key-Pair-Id``, ``Signature``, ``Policy``); every request for the
+    manifest and its segments must carry them as ``CloudFront-*`` cookies."""
+    parts = [
+        f"CloudFront-{name}={meta[name]}"
+        for name in ("Policy", "Signature", "Key-Pair-Id")
+        if isinstance(meta.get(name), str)
+    ]
+    return {"Cookie": "; ".join(parts)} if parts else {}

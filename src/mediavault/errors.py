@@ -34,6 +34,8 @@ and the HTTP status the API answers with.
      |    +-- TimeoutError_ (timeout, 504)          retryable
      |    +-- IntegrityError (integrity_error, 502) retryable: short/corrupt transfer
      |    +-- RemoteChangedError (remote_changed, 502) retryable
+     |    +-- ConnectFailedError (network_error, 502) retryable; 3 tries per request
+     |    +-- TLSVerificationError (tls_verification_failed, 502) not retryable
      +-- StorageError (storage_error, 500)
      |    +-- PathNotWritableError (path_not_writable, 422)
      +-- PostProcessError (postprocess_failed, 500)
@@ -55,6 +57,7 @@ __all__ = [
     "CancelledError_",
     "ConfigError",
     "ConflictError",
+    "ConnectFailedError",
     "ContentLockedError",
     "CredentialsInvalidError",
     "CredentialsMissingError",
@@ -81,6 +84,7 @@ __all__ = [
     "SigningRulesMissingError",
     "SkippedError",
     "StorageError",
+    "TLSVerificationError",
     "TimeoutError_",
     "UnsupportedURLError",
     "error_for_code",

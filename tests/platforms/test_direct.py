@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,3 +149,48 @@ async def test_a_missing_playlist_is_not_found(ctx: AdapterContext, origin: Orig
     with pytest.raises(errors.HTTPStatusError) as info:
         await DirectFileAdapter(origin.url("/nope.m3u8"), ctx).extract()
     assert info.value.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"content_type": "application/octet-stream"},  # object stores' default type
+        {"content_type": "binary/octet-stream"},
+        {"head_status": 403},  # a URL signed for GET only (S3, R2, B2 presigned)
+        {"head_status": 405},  # HEAD not allowed
+    ],
+    ids=["octet-stream", "binary-octet-stream", "head-403", "head-405"],
+)
+async def test_a_file_its_server_describes_badly_is_still_direct(
+    ctx: AdapterContext, media_root: Path, kw: dict[str, Any],
+) -> None:
+    from tests.download.test_odd_origins import OddOrigin
+
+    data = (media_root / "video.mp4").read_bytes()
+    with OddOrigin(data, "plain", **kw) as server:
+        url = f"http://127.0.0.1:{server.port}/files/clip.mp4?X-Amz-Signature=abc"
+        item = await DirectFileAdapter(url, ctx).extract()
+    assert isinstance(item, MediaItem) and item.extra == {"direct": True}  # no yt-dlp
+    (fmt,) = item.formats
+    assert (item.id, item.kind, fmt.format_id, fmt.ext) == ("clip", "video", "mp4", "mp4")
+    assert fmt.filesize == len(data)
+
+
+async def test_a_binary_file_without_a_media_extension_type_goes_to_ytdlp(
+    ctx: AdapterContext, media_root: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.download.test_odd_origins import OddOrigin
+
+    handed: list[str] = []
+
+    async def ytdlp_extract(self: YtdlpAdapter) -> MediaItem:
+        handed.append(self.url)
+        raise errors.UnsupportedURLError("stop here")
+
+    monkeypatch.setattr(YtdlpAdapter, "extract", ytdlp_extract)
+    with OddOrigin(b"x" * 100, "plain", head_status=403) as server:
+        url = f"http://127.0.0.1:{server.port}/files/clip.mp4"
+        server.content_type = "text/html"  # the GET answers a page, not media
+        with pytest.raises(errors.UnsupportedURLError):
+            await DirectFileAdapter(url, ctx).extract()
+    assert handed == [url]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import Iterator
@@ -116,3 +117,15 @@ async def test_sql_index_on_postgresql(pg_database: str) -> None:
         await _exercise_sql(sessionmaker(engine))
     finally:
         engine.dispose()
+
+
+async def test_archives_opened_together_on_a_new_file_do_not_collide(tmp_path: Path) -> None:
+    """Two downloads into one fresh output dir open its archive at once (the WAL switch
+    takes an exclusive lock without waiting): neither may fail with "database is locked"."""
+    for round_ in range(60):
+        path = tmp_path / f"r{round_}" / "archive.sqlite3"
+        archives = [FileArchive(path) for _ in range(6)]
+        found = await asyncio.gather(*(a.find_item("generic", "x") for a in archives))
+        assert found == [None] * 6
+    await archives[0].record("generic", "x", HASH_A, "k.mp4", 1, {})
+    assert await archives[5].find_item("generic", "x") == "k.mp4"

@@ -63,6 +63,21 @@ CREATE INDEX IF NOT EXISTS items_key ON items (key);
 """
 
 
+def _initialise(conn: sqlite3.Connection, patience: float = 30.0) -> None:
+    """WAL mode and the schema. Switching to WAL takes an exclusive lock without waiting
+    in SQLite's busy handler, so processes opening a new archive together take turns."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class FileArchive:
     """A dedupe index in one SQLite file (safe for several processes at once)."""
 
@@ -86,8 +101,7 @@ class FileArchive:
         try:
             with self._lock:
                 if not self._ready:
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    conn.executescript(_SCHEMA)
+                    _initialise(conn)
                     self._ready = True
             with conn:
                 yield conn

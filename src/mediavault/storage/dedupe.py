@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from mediavault._sqlite import use_wal
 from mediavault.errors import PathNotWritableError, StorageError
 from mediavault.storage.hashing import sha256_file
 
@@ -63,19 +64,9 @@ CREATE INDEX IF NOT EXISTS items_key ON items (key);
 """
 
 
-def _initialise(conn: sqlite3.Connection, patience: float = 30.0) -> None:
-    """WAL mode and the schema. Switching to WAL takes an exclusive lock without waiting
-    in SQLite's busy handler, so processes opening a new archive together take turns."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
+def _initialise(conn: sqlite3.Connection) -> None:
+    use_wal(conn)  # processes opening a new archive together take turns
+    conn.executescript(_SCHEMA)
 
 
 class FileArchive:

@@ -233,12 +233,14 @@ async def cost(settings: Any, n: int = 500) -> dict[str, float]:
     import redis
     from sqlalchemy import event
 
+    from mediavault.jobs._aiohot import statement_hooks
     from mediavault.jobs.engine import Engine
     from mediavault.jobs.worker import Worker
 
     driver = Engine.open(settings)
     engine = Engine.open(settings)
     counts = {
+        "hot_statements": 0,
         "checkouts": 0,
         "pings": 0,
         "statements": 0,
@@ -263,6 +265,8 @@ async def cost(settings: Any, n: int = 500) -> dict[str, float]:
 
     event.listen(sql.pool, "checkout", bump("checkouts"))
     event.listen(sql, "before_cursor_execute", bump("statements"))
+    # the worker's own connections (jobs/_aiohot.py): one statement each, autocommit
+    statement_hooks.append(lambda _sql: (bump("statements")(), bump("hot_statements")()))
     event.listen(sql, "begin", bump("begins"))
     event.listen(sql, "commit", bump("commits"))
 
@@ -278,12 +282,16 @@ async def cost(settings: Any, n: int = 500) -> dict[str, float]:
         stats = client.info("commandstats")
         return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
 
-    async def work(count: int) -> float:
+    server_cpu: dict[str, float] = {}
+
+    async def work(count: int, servers: dict[str, dict[int, float]] | None = None) -> float:
         stop = asyncio.Event()
         task = asyncio.create_task(Worker(engine, concurrency=8, run_reaper=False).run(stop))
         t0 = time.monotonic()
         try:
             await _wait_done(driver, count)
+            if servers is not None:  # before the worker closes its own connections
+                server_cpu.update(_cpu_delta(servers))
         finally:
             stop.set()
             await task
@@ -301,10 +309,10 @@ async def cost(settings: Any, n: int = 500) -> dict[str, float]:
         servers = _server_cpu()
         own0 = me.cpu_times()
         redis0 = redis_calls()
-        elapsed = await work(n + 20)
+        elapsed = await work(n + 20, servers)
         redis1 = redis_calls()
         own = me.cpu_times()
-        cpu = {"process": _cpu([me]) - cpu0} | _cpu_delta(servers)
+        cpu = {"process": _cpu([me]) - cpu0} | server_cpu
         used = {k: (counts[k] - start[k]) / n for k in counts}
         # each ping and statement, BEGIN + COMMIT/ROLLBACK per transaction (autocommit
         # writes have neither: SQLAlchemy reports no commit for them)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from mediavault.jobs.engine import Engine
 from mediavault.jobs.tables import Job, JobLog, utcnow
+from tests.jobs.conftest import wait_final
 
 
 @pytest.fixture(params=["pg"])
@@ -117,3 +118,19 @@ async def test_a_unit_of_work_is_run_again_only_if_nothing_reached_the_database(
     assert logs == ["once"]  # the transaction that died was rolled back, not repeated
     # and the pool was renewed: the next unit of work just works
     assert (await store.get(job.id)) is not None
+
+
+async def test_a_worker_survives_terminated_connections(engine: Engine, start_worker) -> None:
+    """The worker's own connections (pops, claims and completions on its event loop,
+    ``jobs/_aiohot.py``) find a dead connection and make the round trip once more."""
+    start_worker(concurrency=2, run_reaper=False)
+    first = await engine.store.create("test_noop")
+    await engine.send([first])
+    assert (await wait_final(engine, first.id)).status == "completed"
+    assert _terminate_all(str(engine.settings.database_url)) >= 1
+    jobs = [await engine.store.create("test_noop") for _ in range(4)]
+    await engine.send(jobs)
+    for job in jobs:
+        done = await wait_final(engine, job.id)
+        assert done.status == "completed" and done.result == {"ok": True}
+        assert done.attempts == 1  # claimed and completed once: nothing was lost

@@ -10,6 +10,7 @@ from sqlalchemy import event
 
 from mediavault.config import Settings
 from mediavault.errors import LeaseLostError
+from mediavault.jobs._aiohot import statement_hooks
 from mediavault.jobs.engine import Engine
 from mediavault.jobs.tables import Job
 from mediavault.jobs.worker import Worker
@@ -97,7 +98,9 @@ async def test_a_worker_spends_at_most_two_statements_per_plain_job(
 ) -> None:
     """Claim (+ started event) and complete, each one statement in its own transaction:
     no read before the claim, no slot for no host; jobs taken or finished together share
-    their claim or completion statement."""
+    their claim or completion statement. On PostgreSQL + Redis the worker's own
+    connections (``_aiohot``) make them, and a completion and the claim of the next job
+    may share one statement."""
     driver = Engine.open(jobs_settings)
     engine = Engine.open(jobs_settings, migrate=False)
     counts: Counter[str] = Counter()
@@ -105,16 +108,23 @@ async def test_a_worker_spends_at_most_two_statements_per_plain_job(
     def checkout(*_args: Any) -> None:
         counts["transactions"] += 1
 
-    def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-        if sql.startswith("BEGIN"):  # SQLite's explicit BEGIN (IMMEDIATE)
-            return
+    def count(sql: str) -> None:
         counts["statements"] += 1
         counts["claims"] += "attempts=(jobs.attempts +" in sql
-        counts["completions"] += "finished_at=" in sql
+        counts["completions"] += "finished_at=" in sql.replace(" = ", "=")
         counts["reads"] += sql.startswith("SELECT")
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if not sql.startswith("BEGIN"):  # SQLite's explicit BEGIN (IMMEDIATE)
+            count(sql)
+
+    def hot_statement(sql: str) -> None:
+        counts["transactions"] += 1  # autocommit: one statement, one transaction
+        count(sql)
 
     event.listen(engine.database.engine.pool, "checkout", checkout)
     event.listen(engine.database.engine, "before_cursor_execute", statement)
+    statement_hooks.append(hot_statement)
     stop = asyncio.Event()
     task = asyncio.create_task(Worker(engine, concurrency=4, run_reaper=False).run(stop))
     try:
@@ -126,11 +136,13 @@ async def test_a_worker_spends_at_most_two_statements_per_plain_job(
     finally:
         stop.set()
         await task
+        statement_hooks.remove(hot_statement)
         engine.close()
         driver.close()
     n = len(jobs)
     assert counts["transactions"] == counts["statements"] <= 2 * n
-    assert counts["statements"] == counts["claims"] + counts["completions"]
+    # every statement claims or completes (a shared one does both)
+    assert counts["claims"] + counts["completions"] >= counts["statements"]
     assert 1 <= counts["claims"] <= n and 1 <= counts["completions"] <= n
     assert counts["reads"] == 0
 

@@ -6,6 +6,9 @@ import asyncio
 import time
 from collections import Counter
 
+import pytest
+
+from mediavault.jobs._aiohot import HotPath
 from mediavault.jobs.engine import Engine
 from mediavault.jobs.tables import Job, new_id
 from mediavault.jobs.worker import Worker
@@ -147,18 +150,29 @@ async def test_a_thousand_small_jobs_drain_without_loss_or_duplication(jobs_sett
         engine.close()
 
 
-async def test_a_worker_outlives_a_failing_queue(engine: Engine, start_worker) -> None:
-    """Taking jobs fails (queue or database down): the worker waits and takes again."""
-    real_take = engine.take
+async def test_a_worker_outlives_a_failing_queue(
+    engine: Engine, start_worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taking jobs fails (queue or database down): the worker waits and takes again.
+    (On PostgreSQL + Redis the worker pops on its own loop: ``HotPath.pop`` fails.)"""
+    real_take, real_pop = engine.take, HotPath.pop
     failures = []
 
-    def take(*args: object) -> object:
+    def fail() -> None:
         if len(failures) < 2:
             failures.append(1)
             raise ConnectionError("queue unavailable")
+
+    def take(*args: object) -> object:
+        fail()
         return real_take(*args)  # type: ignore[arg-type]
 
-    engine.take = take  # type: ignore[method-assign]
+    async def pop(self: HotPath, limit: int, wait: float) -> list[bytes]:
+        fail()
+        return await real_pop(self, limit, wait)
+
+    monkeypatch.setattr(engine, "take", take)
+    monkeypatch.setattr(HotPath, "pop", pop)
     start_worker(concurrency=2, run_reaper=False)
     job = await engine.store.create("test_noop")
     await engine.send([job])

@@ -1,7 +1,7 @@
 """The job store's plumbing: its thread pool, sessions and connections, event publishing,
 and the conditional (lease-checked) UPDATE every state change goes through.
 
-Completions are combined (``_Finisher``): those asked for while one is being written go
+Completions are combined (``Finisher``): those asked for while one is being written go
 together in the next statement, each still lease-checked on its own. Every unit of work
 takes its connection without a ping and is run once more if that connection turns out
 dead (``db.retry_on_disconnect``).
@@ -16,10 +16,10 @@ import asyncio
 import functools
 import random
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, Connection, Engine, update
@@ -36,6 +36,7 @@ from mediavault.models import EventType, JobStatus
 
 __all__ = [
     "FINAL_STATUSES",
+    "Finisher",
     "JobFilters",
     "JobPage",
     "StoreBase",
@@ -92,47 +93,88 @@ def host_of(url: str | None) -> str | None:
     return host.lower() if host else None
 
 
-class _Finisher:
+class Finisher(Generic[T]):
     """Completions of one event loop, combined: a completion asked for while a batch is
     being written goes with the next batch (one statement, one commit and one Redis round
     trip of events for all of them); a completion alone is written at once.
+
+    ``write`` writes a batch and publishes its events, and returns what it ended by job
+    id (the store: ``complete_rows`` on its threads; a worker on PostgreSQL + Redis:
+    ``HotPath.complete`` on its event loop).
     """
 
-    def __init__(self, store: StoreBase) -> None:
-        self._store = store
-        self._waiting: list[tuple[str, str, dict[str, Any], asyncio.Future[Job]]] = []
+    def __init__(
+        self, write: Callable[[list[tuple[str, str, dict[str, Any]]]], Awaitable[dict[str, T]]]
+    ) -> None:
+        self._write = write
+        self._waiting: list[tuple[str, str, dict[str, Any], asyncio.Future[T]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._held = 0
 
-    async def complete(self, job_id: str, token: str, result: dict[str, Any]) -> Job:
-        done: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
+    async def complete(self, job_id: str, token: str, result: dict[str, Any]) -> T:
+        return await self.submit(job_id, token, result)
+
+    def submit(self, job_id: str, token: str, result: dict[str, Any]) -> asyncio.Future[T]:
+        """Queue a completion now; the future is its outcome (the ended job or the error)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
         self._waiting.append((job_id, token, result, done))
-        if self._writer is None:
+        # started after what is already due to run: a take woken by the slot this
+        # completion frees holds the finisher first, and writes it with its claim
+        loop.call_soon(self._start)
+        return done
+
+    def hold(self) -> None:
+        """Write nothing until ``release``: someone is about to ``take`` the waiting ones
+        and write them with a statement of its own (the worker's take)."""
+        self._held += 1
+
+    def release(self) -> None:
+        self._held -= 1
+        self._start()
+
+    def take(self) -> list[tuple[str, str, dict[str, Any], asyncio.Future[T]]]:
+        """The completions waiting (not being written); settle them with ``settle``."""
+        batch = self._waiting[:FINISH_BATCH]
+        del self._waiting[:FINISH_BATCH]
+        return batch
+
+    def _start(self) -> None:
+        if self._writer is None and not self._held and self._waiting:
             self._writer = asyncio.create_task(self._write_all())
-        return await done
 
     async def _write_all(self) -> None:
         try:
-            while self._waiting:
-                batch = self._waiting[:FINISH_BATCH]
-                del self._waiting[:FINISH_BATCH]
+            while self._waiting and not self._held:
+                batch = self.take()
                 items = [(job_id, token, result) for job_id, token, result, _ in batch]
-                ended: dict[str, Job] | Exception
+                ended: dict[str, T] | Exception
                 try:
-                    ended = await self._store.run(self._store.complete_rows, items)
+                    ended = await self._write(items)
                 except Exception as exc:  # each waiter sees the error of its write
                     ended = exc
-                for job_id, _token, _result, done in batch:
-                    if done.done():  # the waiter was cancelled
-                        continue
-                    if isinstance(ended, Exception):
-                        done.set_exception(ended)
-                    elif job_id in ended:
-                        done.set_result(ended[job_id])
-                    else:
-                        lost = LeaseLostError(f"job {job_id} is no longer leased by this worker")
-                        done.set_exception(lost)
+                self.settle(batch, ended)
         finally:
             self._writer = None
+            self._start()  # held meanwhile, or asked for after the loop ended
+
+    @staticmethod
+    def settle(
+        batch: list[tuple[str, str, dict[str, Any], asyncio.Future[T]]],
+        ended: dict[str, T] | BaseException,
+    ) -> None:
+        """Give each waiter of ``batch`` its outcome: the job ``ended`` holds for it, else
+        ``LeaseLostError`` (its lease did not hold), or the error of the write."""
+        for job_id, _token, _result, done in batch:
+            if done.done():  # the waiter was cancelled
+                continue
+            if isinstance(ended, BaseException):
+                done.set_exception(ended)
+            elif job_id in ended:
+                done.set_result(ended[job_id])
+            else:
+                lost = LeaseLostError(f"job {job_id} is no longer leased by this worker")
+                done.set_exception(lost)
 
 
 class StoreBase:
@@ -157,7 +199,7 @@ class StoreBase:
         self.settings = settings
         self.events = events
         self._progress_order: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._finishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Finisher] = (
+        self._finishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Finisher[Job]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -235,7 +277,8 @@ class StoreBase:
         loop = asyncio.get_running_loop()
         finisher = self._finishers.get(loop)
         if finisher is None:
-            finisher = self._finishers[loop] = _Finisher(self)
+            write = functools.partial(self.run, self.complete_rows)
+            finisher = self._finishers[loop] = Finisher(write)
         return await finisher.complete(job_id, token, result)
 
     def complete_rows(self, items: Sequence[tuple[str, str, dict[str, Any]]]) -> dict[str, Job]:

@@ -121,6 +121,15 @@ class Dispatcher:
     def _job_id(self, data: bytes) -> str:
         return str(self.huey.serializer.deserialize(data).args[0])
 
+    @property
+    def queue_key(self) -> str | None:
+        """The Redis key of the queue's sorted set (None on SQLite)."""
+        return str(self.huey.storage.queue_key) if self._redis is not None else None
+
+    def job_id_of(self, member: bytes) -> str:
+        """The job id carried by a member of the Redis queue (``HotPath.pop``)."""
+        return self._job_id(member[8:])
+
     def pending(self) -> int:
         return int(self.huey.pending_count())
 

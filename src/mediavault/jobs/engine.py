@@ -38,6 +38,8 @@ __all__ = ["Claim", "Engine"]
 log = logging.getLogger("mediavault.jobs")
 
 HOST_RETRY_DELAY = (0.5, 1.5)  # a job whose host is full is sent again this much later
+FIRST_SEND = 32  # ids in the first chunk of a send; each next chunk 4x, up to SEND_CHUNK
+SEND_CHUNK = 1024
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,18 @@ class Engine:
             log.exception("publishing the started events of %d jobs failed", len(claims))
         return claims
 
+    def claim_each(
+        self, job_ids: Sequence[str], worker_id: str, host_limited: Callable[[str], bool]
+    ) -> list[Claim]:
+        """``claim_many`` without the one-statement claim: each job (and its host slot)
+        in its own transaction, then their started events at once (blocking)."""
+        claims = [self._claim_one(job_id, worker_id, host_limited) for job_id in job_ids]
+        try:
+            self.store.emit_many([claim.job for claim in claims if claim.job is not None])
+        except Exception:
+            log.exception("publishing the started events of %d jobs failed", len(claims))
+        return claims
+
     def _claim_one(
         self, job_id: str, worker_id: str, host_limited: Callable[[str], bool]
     ) -> Claim:
@@ -197,16 +211,21 @@ class Engine:
         """Dispatch queued jobs (ids only); returns how many were sent.
 
         With ``sent_before``, only jobs never sent or last sent before then (the reaper's
-        condition, so concurrent reapers do not both send the same job).
+        condition, so concurrent reapers do not both send the same job). Many jobs go in
+        chunks, each marked and then enqueued: a small first one (``FIRST_SEND``), so
+        workers start while the rest is marked and sent, then 4x larger ones.
         """
-        if not jobs:
-            return 0
-        ids = [job.id for job in jobs]
-        marked = await self.store.run(self._mark_dispatched, ids, sent_before)
-        sendable = [(job.id, job.priority) for job in jobs if job.id in marked]
-        if sendable:
-            await asyncio.to_thread(self.dispatcher.enqueue_many, sendable)
-        return len(sendable)
+        sent, start, size = 0, 0, FIRST_SEND
+        while start < len(jobs):  # small first: workers start on it while the rest goes
+            chunk = jobs[start : start + size]
+            start, size = start + size, min(size * 4, SEND_CHUNK)
+            ids = [job.id for job in chunk]
+            marked = await self.store.run(self._mark_dispatched, ids, sent_before)
+            sendable = [(job.id, job.priority) for job in chunk if job.id in marked]
+            if sendable:
+                await asyncio.to_thread(self.dispatcher.enqueue_many, sendable)
+            sent += len(sendable)
+        return sent
 
     def _mark_dispatched(self, ids: list[str], sent_before: datetime | None) -> set[str]:
         where = [Job.id.in_(ids), Job.status == JobStatus.QUEUED.value]

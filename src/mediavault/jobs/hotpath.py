@@ -25,6 +25,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from mediavault.jobs.tables import HostSlot, Job
 from mediavault.models import JobStatus
@@ -37,6 +38,7 @@ __all__ = [
     "claim_plain",
     "finish_many",
     "job_from_row",
+    "job_from_values",
     "leased_statement",
 ]
 
@@ -188,6 +190,19 @@ def job_from_row(row: Row[Any] | None) -> Job | None:
     """A detached ``Job`` (as if loaded and its session closed) from a full jobs row."""
     if row is None:
         return None
-    job = Job(**row._asdict())
+    return job_from_values(row._asdict())
+
+
+_NEW_JOB = manager_of_class(Job).new_instance
+
+
+def job_from_values(values: dict[str, Any]) -> Job:
+    """A detached ``Job`` from the values of all its columns, by column name.
+
+    The values go straight into the instance's ``__dict__``, as a load does, without
+    the attribute events of ``Job(**values)``.
+    """
+    job: Job = _NEW_JOB()
+    job.__dict__.update(values)
     make_transient_to_detached(job)
     return job

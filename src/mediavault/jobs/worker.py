@@ -7,7 +7,11 @@ At most ``concurrency`` jobs run at once per worker, and at most
 its host slot are claimed in one transaction. Whenever slots are free, one queue round
 trip pops as many ids as there are free slots and they are claimed at once
 (``Engine.take``; on PostgreSQL one statement claims all that need no host slot); jobs
-that end together are recorded together (``JobStore.complete``). One supervisor loop
+that end together are recorded together (``JobStore.complete``). On PostgreSQL + Redis
+all of this runs on the worker's event loop with connections of its own (``HotPath``,
+``jobs/_aiohot.py``), and a job's slot is free as soon as its completion is queued: the
+take that fills the slot writes the completion and the new claim in one statement
+(``jobs/_hottake.py``). One supervisor loop
 per worker, independent of the transfers, renews all its leases (and host slots) with one UPDATE
 every ``heartbeat_seconds``, flushes progress (≤ 4/s per job) and turns a cancel
 request into ``ctx.cancel`` and, after a short grace, cancellation of the handler task.
@@ -24,6 +28,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -35,6 +40,7 @@ from mediavault.errors import (
     SkippedError,
     is_retryable,
 )
+from mediavault.jobs._hottake import HotTaker
 from mediavault.jobs.engine import Claim, Engine
 from mediavault.jobs.handlers import (
     HandlerSpec,
@@ -96,17 +102,22 @@ class Worker:
         self._later: set[asyncio.Task[None]] = set()
         self._dequeue_pool = ThreadPoolExecutor(1, thread_name_prefix="mediavault-dequeue")
         self._plain_kinds: frozenset[str] = frozenset()
+        self._hot: HotTaker | None = None
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Work until ``stop`` is set; then give running jobs back to the queue."""
         load_handlers(self.settings)
         self._plain_kinds = plain_kinds()
+        self._hot = HotTaker.open(self.engine, self.worker_id, self._plain_kinds,
+                                  self._dequeue_pool, _host_limited)
         stop = stop or asyncio.Event()
         reaper = asyncio.create_task(Reaper(self.engine).run(stop)) if self.run_reaper else None
         scheduler = self._start_scheduler(stop) if self.run_reaper else None
         slots = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task[None]] = set()
         try:
+            if self._hot is not None:  # while the reaper and the scheduler make their first tick
+                await self._hot.connect()
             while not stop.is_set():
                 if not await _acquire_unless_stopped(slots, stop):
                     break  # all slots busy until stop: do not wait for a job to finish
@@ -118,29 +129,40 @@ class Worker:
                 for _ in range(held - len(claims)):
                     slots.release()
                 for claim in claims:  # claimed while stopping: _execute gives them back
-                    task = asyncio.create_task(self._run_guarded(claim))
+                    free_slot = _once(slots.release)  # at the end, or once its outcome is queued
+                    task = asyncio.create_task(self._run_guarded(claim, free_slot))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
-                    task.add_done_callback(lambda _t: slots.release())
+                    task.add_done_callback(functools.partial(_call_ignoring, free_slot))
         finally:
-            self._closing = True
-            for sup in list(self._running.values()):
-                sup.ctx.cancel.set()
-                sup.handler.cancel()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
-            if self._supervisor is not None:
-                self._supervisor.cancel()
-                await asyncio.gather(self._supervisor, return_exceptions=True)
-            for later in list(self._later):
-                later.cancel()
-            if reaper is not None:
-                stop.set()
-                await asyncio.gather(reaper, return_exceptions=True)
-            if scheduler is not None:
-                stop.set()
-                await asyncio.gather(scheduler, return_exceptions=True)
-            self._dequeue_pool.shutdown(wait=False)
+            await self._shut_down(tasks, [t for t in (reaper, scheduler) if t is not None], stop)
+
+    async def _shut_down(
+        self,
+        tasks: set[asyncio.Task[None]],
+        helpers: list[asyncio.Task[None]],
+        stop: asyncio.Event,
+    ) -> None:
+        """Cancel running jobs (they are given back), then stop the reaper and scheduler."""
+        self._closing = True
+        if self._hot is not None:
+            self._hot.release()  # no more takes: completions are written at once
+        for sup in list(self._running.values()):
+            sup.ctx.cancel.set()
+            sup.handler.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+        for later in list(self._later):
+            later.cancel()
+        if helpers:
+            stop.set()
+            await asyncio.gather(*helpers, return_exceptions=True)
+        self._dequeue_pool.shutdown(wait=False)
+        if self._hot is not None:
+            await self._hot.close()
 
     async def _take(self, limit: int, stop: asyncio.Event) -> list[Claim]:
         """Up to ``limit`` jobs popped and claimed (``Engine.take``), on the dequeue thread.
@@ -149,18 +171,31 @@ class Worker:
         not runnable (taken, not due, cancelled, host full) are left out. When the queue
         or the database is unavailable, wait a moment: the reaper re-sends what was lost.
         """
-        take = functools.partial(
-            self.engine.take, self.worker_id, limit, 0.5, _host_limited, self._plain_kinds
-        )
-        loop = asyncio.get_running_loop()
         try:
-            claims = await loop.run_in_executor(self._dequeue_pool, take)
+            if self._hot is not None:
+                claims = await self._hot.take(limit)
+            else:
+                take = functools.partial(
+                    self.engine.take, self.worker_id, limit, 0.5, _host_limited, self._plain_kinds
+                )
+                loop = asyncio.get_running_loop()
+                claims = await loop.run_in_executor(self._dequeue_pool, take)
         except Exception:
             log.exception("taking jobs failed; trying again shortly")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), TAKE_RETRY_SECONDS)
             return []
         return [claim for claim in claims if claim.job is not None]
+
+    async def _complete(
+        self, job: Job, token: str, result: dict[str, Any], free_slot: Callable[[], None]
+    ) -> None:
+        """Record a completion. On the hot path the job's slot is free once the completion
+        is queued: the take that fills the slot writes the completion with its claim."""
+        if self._hot is None:
+            await self.store.complete(job.id, token, result)
+        else:
+            await self._hot.complete(job.id, token, result, free_slot)
 
     def _start_scheduler(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
         """Due subscriptions -> sync jobs (``mediavault.subscriptions``), beside the reaper."""
@@ -170,11 +205,11 @@ class Worker:
             return None
         return start_scheduler(self.engine, stop)
 
-    async def _run_guarded(self, claim: Claim) -> None:
+    async def _run_guarded(self, claim: Claim, free_slot: Callable[[], None]) -> None:
         job = claim.job
         assert job is not None
         try:
-            await self.run_claimed(job, claim.slot)
+            await self.run_claimed(job, claim.slot, free_slot=free_slot)
         except Exception:  # a bug or the database went away: the reaper heals the job
             log.exception("job %s: worker error", job.id)
 
@@ -183,8 +218,14 @@ class Worker:
         await asyncio.sleep(delay)
         await self.engine.send([job])
 
-    async def run_claimed(self, job: Job, slot: int | None) -> None:
-        """Run a job this worker claimed (holding ``slot`` of its host) and record the outcome."""
+    async def run_claimed(
+        self, job: Job, slot: int | None, *, free_slot: Callable[[], None] = lambda: None
+    ) -> None:
+        """Run a job this worker claimed (holding ``slot`` of its host) and record the outcome.
+
+        ``free_slot`` is called when the handler has ended and its completion is queued
+        (``_complete``): the next take may start then, and write that completion.
+        """
         token = job.lease_token
         if token is None:
             return
@@ -194,13 +235,20 @@ class Worker:
             except MediavaultError as exc:
                 await self.store.fail(job.id, token, exc)
                 return
-            await self._execute(job, token, spec, slot)
+            await self._execute(job, token, spec, slot, free_slot)
         finally:
             if slot is not None and job.host:
                 await self.engine.limits.release(job.host, slot, job.id)
                 await self.engine.wake_host(job.host)
 
-    async def _execute(self, job: Job, token: str, spec: HandlerSpec, slot: int | None) -> None:
+    async def _execute(
+        self,
+        job: Job,
+        token: str,
+        spec: HandlerSpec,
+        slot: int | None,
+        free_slot: Callable[[], None],
+    ) -> None:
         if self._closing:  # claimed while shutting down: give it straight back
             await self.store.release(job.id, token)
             await self.engine.send([job])
@@ -220,7 +268,7 @@ class Worker:
             log.warning("job %s: lease lost; its new owner records the outcome", job.id)
             return
         try:
-            await self._record(ctx, handler, seen)
+            await self._record(ctx, handler, seen, free_slot)
         except LeaseLostError:
             log.warning("job %s: lease lost before the outcome was recorded", job.id)
             return
@@ -283,7 +331,11 @@ class Worker:
                 sup.cancel_requested = True
 
     async def _record(
-        self, ctx: JobContext, handler: asyncio.Task[dict[str, Any]], seen: _Supervision
+        self,
+        ctx: JobContext,
+        handler: asyncio.Task[dict[str, Any]],
+        seen: _Supervision,
+        free_slot: Callable[[], None],
     ) -> None:
         job, token = ctx.job, ctx.token
         error = CancelledError_("cancelled") if handler.cancelled() else handler.exception()
@@ -293,7 +345,7 @@ class Worker:
                 await self.store.wait_for_children(job.id, token, ctx.waiting_for_children)
                 await self.store.refresh_parent(job.id)
             else:
-                await self.store.complete(job.id, token, result)
+                await self._complete(job, token, result, free_slot)
             return
         if seen.cancel_requested or (
             isinstance(error, CancelledError_) and not self._closing
@@ -330,6 +382,23 @@ class Worker:
             later.add_done_callback(self._later.discard)
             return
         await self.store.fail(job.id, token, error)
+
+
+def _call_ignoring(fn: Callable[[], None], _task: object) -> None:
+    fn()
+
+
+def _once(fn: Callable[[], None]) -> Callable[[], None]:
+    """``fn``, called at most once however often this is."""
+    called = False
+
+    def call() -> None:
+        nonlocal called
+        if not called:
+            called = True
+            fn()
+
+    return call
 
 
 def _host_limited(kind: str) -> bool:

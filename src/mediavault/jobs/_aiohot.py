@@ -24,7 +24,7 @@ import contextlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,7 +33,7 @@ from redis.connection import parse_url
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import Table
 
-from mediavault.jobs.events import _encode
+from mediavault.jobs.events import _encode, event_for
 from mediavault.jobs.hotpath import job_from_values
 from mediavault.jobs.tables import Job, new_id, utcnow
 from mediavault.models import Event, EventType
@@ -100,16 +100,7 @@ class Finished:
     eta: float | None
 
     def event(self) -> Event:
-        return Event(
-            type=EventType.COMPLETED,
-            job_id=self.id,
-            status=self.status,
-            downloaded_bytes=self.downloaded_bytes or 0,
-            total_bytes=self.total_bytes,
-            speed=self.speed,
-            eta=self.eta,
-            ts=datetime.now(UTC).isoformat(),
-        )
+        return event_for(self, EventType.COMPLETED)
 
 
 def _finish_params(items: Sequence[tuple[str, str, dict[str, Any]]]) -> dict[str, Any]:

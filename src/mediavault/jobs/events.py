@@ -17,7 +17,7 @@ import json
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
@@ -33,7 +33,24 @@ _QUEUE_SIZE = 1000
 Listener = Callable[[Event, str | None], None]
 
 
-def event_for(job: Job, type_: EventType) -> Event:
+class JobState(Protocol):
+    """What an event tells of a job (a ``Job`` row, or a job the hot path just ended)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def downloaded_bytes(self) -> int | None: ...
+    @property
+    def total_bytes(self) -> int | None: ...
+    @property
+    def speed(self) -> float | None: ...
+    @property
+    def eta(self) -> float | None: ...
+
+
+def event_for(job: JobState | Job, type_: EventType) -> Event:
     """The public event for ``job`` as it is now."""
     return Event(
         type=type_,

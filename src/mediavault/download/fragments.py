@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,10 +33,8 @@ from mediavault.errors import (
     HTTPStatusError,
     IntegrityError,
     MediavaultError,
-    TimeoutError_,
 )
 from mediavault.models import Format
-from mediavault.net.errors import translate_error
 from mediavault.net.retry import RetryPolicy
 
 from .files import PartFile
@@ -306,7 +303,9 @@ class FragmentDownload:
             raise status_error(response)
         encoding = response.headers.get("content-encoding", "").strip().lower()
         if encoding not in ("", "identity") and frag.byte_range is None:
-            return await self._read_decoded(response)
+            # sent encoded although identity was asked for (gzip-stored objects): decoded
+            stall = self.settings.stall_timeout
+            return b"".join([c async for c in iter_body(response, stall, decoded=True)])
         skip, want = 0, None
         if frag.byte_range is not None:
             want = frag.byte_range[1] - frag.byte_range[0] + 1
@@ -327,25 +326,3 @@ class FragmentDownload:
         if want is not None and got != want:
             raise IntegrityError(f"fragment {frag.url} ended after {got} of {want} bytes")
         return b"".join(chunks)
-
-    async def _read_decoded(self, response: httpx.Response) -> bytes:
-        """The body of an answer sent with a Content-Encoding although we asked for
-        identity (gzip-stored objects on S3-like origins), decoded by httpx."""
-        chunks: list[bytes] = []
-        stream = response.aiter_bytes()
-        assert isinstance(stream, AsyncGenerator)
-        try:
-            while True:
-                try:
-                    async with asyncio.timeout(self.settings.stall_timeout):
-                        chunks.append(await anext(stream))
-                except StopAsyncIteration:
-                    return b"".join(chunks)
-                except TimeoutError as exc:
-                    raise TimeoutError_(
-                        f"stalled: no data for {self.settings.stall_timeout:g}s from {response.url}"
-                    ) from exc
-                except httpx.HTTPError as exc:
-                    raise translate_error(exc) from exc
-        finally:
-            await stream.aclose()

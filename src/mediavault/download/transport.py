@@ -67,9 +67,12 @@ def _translate(exc: BaseException) -> MediavaultError:
     return translate_error(exc)
 
 
-async def iter_body(response: httpx.Response, stall_timeout: float) -> AsyncGenerator[bytes, None]:
-    """The raw body in the chunks the socket gives; no bytes for ``stall_timeout`` s fails."""
-    chunks = response.aiter_raw()
+async def iter_body(
+    response: httpx.Response, stall_timeout: float, *, decoded: bool = False
+) -> AsyncGenerator[bytes, None]:
+    """The raw body in the chunks the socket gives (``decoded``: with its Content-Encoding
+    undone by httpx); no bytes for ``stall_timeout`` s fails."""
+    chunks = response.aiter_bytes() if decoded else response.aiter_raw()
     assert isinstance(chunks, AsyncGenerator)
     try:
         while True:
